@@ -15,6 +15,10 @@ LIB_SRC := $(filter-out evaluator/main.c,$(foreach d,$(STAGES),$(wildcard $(d)/*
 B       := build
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 
+# Task configs are data (tasks/configs/*.json) built into the binary as bytes (rule below).
+TASK_CFG := $(sort $(wildcard tasks/configs/*.json))
+LIB_OBJ  += $(B)/gen/task_configs.o
+
 # CUDA backend: only when nvcc exists and there is CUDA code to build.
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CU_SRC  := $(wildcard engine/cuda/*.cu)
@@ -35,6 +39,13 @@ koeval: $(B)/evaluator/main.o $(B)/libkoeval.a
 $(B)/libkoeval.a: $(LIB_OBJ) $(CU_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(B)/gen/task_configs.c: $(TASK_CFG) scripts/embed_task_configs.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed_task_configs.sh $(TASK_CFG) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/task_configs.o: $(B)/gen/task_configs.c tasks/embedded.h
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

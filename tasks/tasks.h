@@ -52,6 +52,8 @@ const char *ko_task_name(const ko_task *t);
 /* The task's config as lm-eval writes it in results["configs"][name] (cJSON object, caller frees). */
 struct cJSON *ko_task_config_json(const ko_task *t, int num_fewshot, unsigned fewshot_seed);
 double ko_task_version(const ko_task *t);
+/* The task's metric names in config order ("acc", "f1", ["acc_norm"]); static for the task's life. */
+int ko_task_metric_names(const ko_task *t, const char *const **names);
 
 /* Requests ------------------------------------------------------------------------------------ */
 
