@@ -116,6 +116,18 @@ static int tsv_label(const schema *sc, const char *v) {
     return x >= 0 && x < sc->n_labels ? (int)x : -1;
 }
 
+/* Appends v as a JSON string, cut to about 40 bytes at a character boundary: a bad label may hold
+ * anything, and an error message stays one line of valid UTF-8. */
+static void put_short(ko_buf *out, const char *v) {
+    size_t n = strlen(v);
+    if (n > 40) {
+        n = 40;
+        while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80) n--;
+    }
+    ko_buf_json_str(out, v, n);
+    if (n < strlen(v)) ko_buf_puts(out, "...");
+}
+
 static const char *label_range(const schema *sc, char *buf, size_t n) {
     if (sc->kind == LABEL_BOOL) return "False or True";
     snprintf(buf, n, "%d..%d", sc->label_base, sc->label_base + sc->n_labels - 1);
@@ -154,16 +166,21 @@ static int tsv_doc(const schema *sc, const ko_tsv_row *r, const ko_tsv_row *head
         const char *v = r->f[col[k]];
         for (size_t m = 0; m < sizeof PANDAS_NA / sizeof *PANDAS_NA; m++)
             if (strcmp(v, PANDAS_NA[m]) == 0)
-                return ko_fail(e, "row %d (line %d): column '%s' is missing (empty or \"%s\", which pandas reads as NaN)",
-                               row_no, r->line, sc->tsv[k], v);
+                return *v ? ko_fail(e, "row %d (line %d): column '%s' holds \"%s\", which pandas reads as a missing value",
+                                    row_no, r->line, sc->tsv[k], v)
+                          : ko_fail(e, "row %d (line %d): column '%s' is empty", row_no, r->line, sc->tsv[k]);
     }
     for (int k = 0; k < sc->n_fields - 1; k++) d->values[k] = ko_xstrdup(r->f[col[k]]);
     const char *lv = r->f[col[sc->n_fields - 1]];
     int label = tsv_label(sc, lv);
     if (label < 0) {
         char buf[32];
-        return ko_fail(e, "row %d (line %d): label '%.40s' in column '%s' is outside the task's range (%s)", row_no,
-                       r->line, lv, sc->tsv[sc->n_fields - 1], label_range(sc, buf, sizeof buf));
+        ko_buf q = {0};
+        put_short(&q, lv);
+        ko_fail(e, "row %d (line %d): label %s in column '%s' is outside the task's range (%s)", row_no, r->line, q.p,
+                sc->tsv[sc->n_fields - 1], label_range(sc, buf, sizeof buf));
+        ko_buf_free(&q);
+        return -1;
     }
     set_label(d, label);
     return 0;
