@@ -68,6 +68,10 @@ model:
 
 setup: deps koeval model
 
+# libFuzzer targets in tests/fuzz/ (clang, ASan + UBSan): `make fuzz`, FUZZ_SECONDS=N per target.
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(B) koeval
 

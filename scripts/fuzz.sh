@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in tests/fuzz/ (clang, ASan + UBSan) and runs each for N seconds
+# (default 60), seeded from the first lines of the shared KoBEST files. `make fuzz` runs it;
+# FUZZ_SECONDS=N make fuzz, or scripts/fuzz.sh N. Exits non-zero when a target finds a crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-${FUZZ_SECONDS:-60}}
+shared=${KOEVAL_SHARED:-$(cd .. && pwd)/shared}
+out=build/fuzz
+mkdir -p "$out"
+CC=${FUZZ_CC:-clang}
+flags="-g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+lib="common/ko.c $(ls datasets/*.c)"
+
+# Seeds: selector byte (see tests/fuzz/fuzz_datasets.c) + the head of a real file of that dataset.
+seeds=$out/seeds_datasets
+mkdir -p "$seeds"
+i=0
+for pair in 0:BoolQ 1:COPA 2:WiC 3:HellaSwag 4:SentiNeg; do
+    n=${pair%%:*}; dir=${pair#*:}
+    for s in 0:train 1:dev 2:test; do
+        k=${s%%:*}; f="$shared/datasets/kobest_v1/$dir/${s#*:}.tsv"
+        [ -f "$f" ] || continue
+        sel=$(( (n << 1) | (k << 4) ))
+        { printf "\\$(printf '%03o' "$sel")"; head -n 6 "$f"; } >"$seeds/tsv_$i"
+        i=$((i + 1))
+    done
+done
+printf '\x01{"paragraph": "p", "question": "q", "label": 1}\n{"paragraph": "\\u00e9", "question": "", "label": 0}\n' >"$seeds/jsonl_boolq"
+printf '\x07{"context": "c", "ending_1": "a", "ending_2": "b", "ending_3": "c", "ending_4": "d", "label": 3}\n' >"$seeds/jsonl_hellaswag"
+
+status=0
+for src in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    bin=$out/$name
+    $CC $flags -o "$bin" "$src" $lib -lcjson -lz
+    corpus=$out/corpus_$name
+    mkdir -p "$corpus"
+    echo "== $name: ${secs}s"
+    if ! "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$out/${name}_" -print_final_stats=1 "$corpus" "$seeds" 2>"$out/$name.log"; then
+        status=1
+        tail -n 40 "$out/$name.log"
+    fi
+    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)" "$out/$name.log" || true
+done
+exit $status
