@@ -5,6 +5,7 @@
 #define KO_TEST_H
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int ko_t_pass, ko_t_fail;
