@@ -52,7 +52,7 @@ static bool from_hub(const char *hub, ko_buf *where, char **out_dir) {
         names[n++] = ko_xasprintf("%s/%s", snaps, de->d_name);
     }
     if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str);
     bool ok = false;
     for (int i = n - 1; i >= 0 && !ok; i--)
         if (has_data(names[i])) ok = found(names[i], out_dir) == 0;
