@@ -6,7 +6,7 @@ PKGS    := libcjson libutf8proc libpcre2-8 zlib openblas
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := -lcsv $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lutf8proc -lpcre2-8 -lz -lopenblas) -lm -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lutf8proc -lpcre2-8 -lz -lopenblas) -lm -pthread
 
 # Every stage is a folder; every .c in it is part of libkoeval (mains live in evaluator/main.c,
 # tests/*/test_*.c and tests/fuzz/*.c).
