@@ -28,4 +28,11 @@ typedef int (*ko_tensor_lookup)(void *ctx, const char *hf_name, ko_tensor *out, 
  * caller (kept alive through m->priv). */
 int ko_model_from_hf(ko_model *m, const cJSON *config, ko_tensor_lookup lookup, void *ctx, ko_err *e);
 
+/* Hands a resource (a mapping, a dequantised buffer) to the model: ko_model_free calls
+ * free_fn(ptr), in reverse order of keeping (model.c). */
+void ko_model_keep(ko_model *m, void *ptr, void (*free_fn)(void *));
+
+/* The GGUF side of ko_model_load (gguf_model.c): path is a .gguf file. */
+int ko_gguf_model_load(const char *path, ko_model *m, ko_err *e);
+
 #endif
