@@ -30,26 +30,34 @@ static void trie_insert(tk_trie *tr, const char *s, size_t n, int32_t idx) {
     tr->first[(uint8_t)s[0] >> 3] |= (uint8_t)(1u << ((uint8_t)s[0] & 7));
 }
 
-void tk_trie_build(tk_trie *tr, const tk_added *added, int n, bool normalized, const ko_tokenizer *t,
-                   ko_err *e) {
+void tk_trie_build(tk_trie *tr, const tk_added *added, int n, bool normalized) {
     memset(tr, 0, sizeof *tr);
     tr->cap = 64;
     tr->term = ko_xmalloc((size_t)tr->cap * sizeof *tr->term);
     tr->term[0] = -1;
     tr->n_nodes = 1;
     tk_mergemap_init(&tr->edges, 64);
+    for (int i = 0; i < n; i++)
+        if (added[i].normalized == normalized && added[i].n) trie_insert(tr, added[i].content, added[i].n, i);
+}
+
+int tk_added_normalize(ko_tokenizer *t, ko_err *e) {
+    /* HF keeps a normalized token by its normalized content: that is what it matches in normalized
+     * text and what id_to_token / decode give back */
     ko_buf nb = {0};
-    for (int i = 0; i < n; i++) {
-        const tk_added *a = &added[i];
-        if (a->normalized != normalized || a->n == 0) continue;
-        if (!normalized) {
-            trie_insert(tr, a->content, a->n, i);
-            continue;
+    for (int i = 0; i < t->n_added; i++) {
+        tk_added *a = &t->added[i];
+        if (!a->normalized || t->n_norm == 0) continue;
+        if (tk_normalize(t, a->content, a->n, &nb, e) < 0) {
+            ko_buf_free(&nb);
+            return -1;
         }
-        /* normalized tokens are matched in normalized text, so their content is normalized too */
-        if (tk_normalize(t, a->content, a->n, &nb, e) == 0 && nb.n) trie_insert(tr, nb.p, nb.n, i);
+        free(a->content);
+        a->n = nb.n;
+        a->content = ko_xstrndup(nb.p, nb.n);
     }
     ko_buf_free(&nb);
+    return 0;
 }
 
 void tk_trie_free(tk_trie *tr) {

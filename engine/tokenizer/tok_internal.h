@@ -212,8 +212,9 @@ void tk_pre_free(tk_pre *p);
 int tk_pre_builtin_regex(tk_pre *p, const char *re, ko_err *e);
 
 /* tok_added.c */
-void tk_trie_build(tk_trie *tr, const tk_added *added, int n, bool normalized, const ko_tokenizer *t,
-                   ko_err *e);
+void tk_trie_build(tk_trie *tr, const tk_added *added, int n, bool normalized);
+/* Replaces the content of normalized added tokens by its normalized form (once, at load). */
+int tk_added_normalize(ko_tokenizer *t, ko_err *e);
 void tk_trie_free(tk_trie *tr);
 /* Splits s[0..n) around the trie's tokens (HF AddedVocabulary::split_with_indices). */
 void tk_split_added(const ko_tokenizer *t, const tk_trie *tr, const char *s, size_t n, bool first,

@@ -126,7 +126,9 @@ static int add_norm(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
 
 /* GPT-2's pattern (ByteLevel with use_regex) and HF Whitespace's. */
 static const char GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-static const char WS_RE[] = "\\w+|[^\\w\\s]+";
+/* HF's regex is Oniguruma's, whose Unicode \w also takes marks and the joiners (ZWNJ, ZWJ), which
+ * PCRE2's \w does not: spelled out. */
+static const char WS_RE[] = "[\\w\\p{M}\\x{200C}\\x{200D}]+|[^\\w\\p{M}\\x{200C}\\x{200D}\\s]+";
 
 static int add_pre(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
     const char *ty = type_of(o);

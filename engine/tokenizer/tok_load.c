@@ -49,8 +49,9 @@ int tk_finish(ko_tokenizer *t, ko_err *e) {
     for (int i = 0; i <= t->n_ids; i++) t->added_of[i] = -1;
     for (int i = 0; i < t->n_added; i++)
         if (t->added_of[t->added[i].id] < 0) t->added_of[t->added[i].id] = i;
-    tk_trie_build(&t->trie_raw, t->added, t->n_added, false, t, e);
-    tk_trie_build(&t->trie_norm, t->added, t->n_added, true, t, e);
+    if (tk_added_normalize(t, e) < 0) return -1;
+    tk_trie_build(&t->trie_raw, t->added, t->n_added, false);
+    tk_trie_build(&t->trie_norm, t->added, t->n_added, true);
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * splits are dropped, as HF drops them. */
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "engine/tokenizer/tok_internal.h"
 
@@ -29,7 +30,12 @@ static void find_chars(const char *s, size_t n, bool (*pred)(int32_t), tk_ranges
     if (prev != n) tk_ranges_add(out, (uint32_t)prev, (uint32_t)n, false);
 }
 
-static bool is_ascii_digit(int32_t c) { return c >= '0' && c <= '9'; }
+/* Rust char::is_numeric: Nd, Nl, No */
+static bool is_numeric(int32_t c) {
+    if (c < 0x80) return c >= '0' && c <= '9';
+    utf8proc_category_t k = utf8proc_category(c);
+    return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
+}
 
 /* Appends a piece, mapping every byte to GPT-2's printable characters when bytelevel is set. */
 static void emit(tk_splits *out, const char *s, size_t n, bool first, bool bytelevel) {
@@ -153,7 +159,7 @@ static int apply(const tk_pre *p, const char *s, size_t n, bool first, tk_splits
         split_by(s, r, TK_REMOVED, false, first, false, out);
         return 0;
     case TK_P_DIGITS:
-        find_chars(s, n, is_ascii_digit, r);
+        find_chars(s, n, is_numeric, r);
         split_by(s, r, p->individual ? TK_ISOLATED : TK_CONTIGUOUS, false, first, false, out);
         return 0;
     case TK_P_PUNCT:
