@@ -47,33 +47,44 @@ static void pad(ko_buf *b, int n) {
     for (int i = 0; i < n; i++) ko_buf_putc(b, ' ');
 }
 
-/* pytablewriter's rules, as make_table's output shows them: a column is numeric when every
- * non-blank cell is a number; numbers in a column share the most decimal places any of them has
- * ("1.0000" alone prints "1") and sit right-aligned; the alignment row marks numeric columns. */
+/* pytablewriter's rules (typepy types per cell), as make_table's output shows them: a number
+ * with an integral value is an integer ("1.0000" prints "1"), other numbers are reals and print
+ * with the most decimal places any real of the column has; a column whose cells are all integers
+ * or all numbers is numeric (marked "--:" in the alignment row, every number printed as a real
+ * when the column has reals); numbers sit right-aligned, text left-aligned. */
 static void put_table(ko_buf *b, const char *const headers[N_COLS], const table *t) {
     int w[N_COLS];
     bool numeric[N_COLS];
     char *(*cell)[N_COLS] = ko_xcalloc((size_t)t->n_rows + 1, sizeof *cell);
     for (int c = 0; c < N_COLS; c++) {
-        int dp = 0;
-        bool any = false;
-        numeric[c] = true;
+        int dp = 0, n_num = 0, n_text = 0;
+        bool reals = false;
         for (int r = 0; r < t->n_rows; r++) {
             const char *v = t->cells[r][c];
             if (!*v) continue;
-            any = true;
-            if (is_number(v)) {
+            if (!is_number(v)) {
+                n_text++;
+                continue;
+            }
+            n_num++;
+            double x = strtod(v, NULL);
+            if (x != floor(x)) {
+                reals = true;
                 int d = decimals(v);
                 dp = d > dp ? d : dp;
-            } else {
-                numeric[c] = false;
             }
         }
-        numeric[c] = numeric[c] && any;
+        numeric[c] = n_num && !n_text;
         w[c] = width(headers[c]) > 3 ? width(headers[c]) : 3;
         for (int r = 0; r < t->n_rows; r++) {
             const char *v = t->cells[r][c];
-            cell[r][c] = is_number(v) ? ko_xasprintf("%.*f", dp, strtod(v, NULL)) : ko_xstrdup(v);
+            if (is_number(v)) {
+                double x = strtod(v, NULL);
+                bool as_real = x != floor(x) || (numeric[c] && reals);
+                cell[r][c] = as_real ? ko_xasprintf("%.*f", dp, x) : ko_xasprintf("%.0f", x);
+            } else {
+                cell[r][c] = ko_xstrdup(v);
+            }
             if (width(cell[r][c]) > w[c]) w[c] = width(cell[r][c]);
         }
     }
@@ -221,18 +232,21 @@ char *ko_report_markdown_with(const ko_report *r, const double *boot) {
         put_table(&b, H_GROUPS, &g);
         table_free(&g);
     }
+    ko_buf_putc(&b, '\n');
 
     /* 3. what lm-eval leaves "N/A": the F1 stderr by lm-eval's own bootstrap procedure */
     bool any = false;
     for (int i = 0; i < r->n_tasks; i++) any = any || !isnan(boot[sorted[i] - r->tasks]);
     if (any) {
-        ko_buf_printf(&b, "\nF1 stderr by bootstrap (lm-eval's bootstrap_stderr, %d resamples; lm-eval reports N/A):\n\n",
+        ko_buf_printf(&b, "F1 stderr by bootstrap (lm-eval's bootstrap_stderr, %d resamples; lm-eval reports N/A):\n\n",
                       r->run->bootstrap_iters);
         ko_buf_puts(&b, "|Tasks|F1 stderr|\n|---|---:|\n");
-        for (int i = 0; i < r->n_tasks; i++) {
-            double se = boot[sorted[i] - r->tasks];
-            if (isnan(se)) ko_buf_printf(&b, "|%s|N/A|\n", ko_task_name(sorted[i]->task));
-            else ko_buf_printf(&b, "|%s|%.4f|\n", ko_task_name(sorted[i]->task), se);
+        for (int i = 0; i <= r->n_tasks; i++) {
+            if (i == r->n_tasks && !r->group) break;
+            const char *name = i < r->n_tasks ? ko_task_name(sorted[i]->task) : r->group;
+            double se = i < r->n_tasks ? boot[sorted[i] - r->tasks] : ko_report_f1_bootstrap_group(r, boot);
+            if (isnan(se)) ko_buf_printf(&b, "|%s|N/A|\n", name);
+            else ko_buf_printf(&b, "|%s|%.4f|\n", name, se);
         }
     }
     free(sorted);

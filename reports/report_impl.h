@@ -32,6 +32,8 @@ int ko_group_metrics(const ko_report *r, const char **names, double *values, dou
 /* koeval's F1 stderr per task by lm-eval's bootstrap procedure (NAN where lm-eval could not:
  * one document, no f1, bootstrap_iters <= 0). se[n_tasks]. */
 void ko_report_f1_bootstrap(const ko_report *r, double *se);
+/* The group's from those, pooled as lm-eval pools its subtasks' stderr (NAN when any is). */
+double ko_report_f1_bootstrap_group(const ko_report *r, const double *boot);
 
 /* The results document (results.c): task_hashes[n_tasks] or NULL, boot from ko_report_f1_bootstrap. */
 cJSON *ko_report_results_tree(const ko_report *r, const char *const *task_hashes, const double *boot);

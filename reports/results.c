@@ -163,6 +163,23 @@ void ko_report_f1_bootstrap(const ko_report *r, double *se) {
     }
 }
 
+double ko_report_f1_bootstrap_group(const ko_report *r, const double *boot) {
+    double *ses = ko_xmalloc((size_t)(r->n_tasks + 1) * sizeof *ses);
+    int *sizes = ko_xmalloc((size_t)(r->n_tasks + 1) * sizeof *sizes);
+    int n = 0;
+    bool all = true;
+    for (int t = 0; t < r->n_tasks; t++) {
+        if (!find_metric(&r->tasks[t], "f1")) continue;
+        ses[n] = boot[t];
+        sizes[n++] = r->tasks[t].n_docs;
+        all = all && !isnan(boot[t]);
+    }
+    double se = n && all ? ko_pooled_stderr(ses, sizes, n) : NAN;
+    free(ses);
+    free(sizes);
+    return se;
+}
+
 static void add_str_or_null(cJSON *o, const char *key, const char *v) {
     if (v) cJSON_AddStringToObject(o, key, v);
     else cJSON_AddNullToObject(o, key);
@@ -202,26 +219,17 @@ static cJSON *koeval_section(const ko_report *r, const double *boot) {
      * is lm-eval's own bootstrap_stderr procedure applied to it, pooled for the group like acc. */
     cJSON *bs = cJSON_CreateObject();
     cJSON_AddNumberToObject(bs, "bootstrap_iters", f->bootstrap_iters);
-    double *ses = ko_xmalloc((size_t)(r->n_tasks + 1) * sizeof *ses);
-    int *sizes = ko_xmalloc((size_t)(r->n_tasks + 1) * sizeof *sizes);
-    int n = 0;
-    bool all = true;
     for (int t = 0; t < r->n_tasks; t++) {
         if (!find_metric(&r->tasks[t], "f1")) continue;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToObject(e, "f1_stderr,none", ko_json_stderr(boot[t]));
         cJSON_AddItemToObject(bs, ko_task_name(r->tasks[t].task), e);
-        ses[n] = boot[t];
-        sizes[n++] = r->tasks[t].n_docs;
-        all = all && !isnan(boot[t]);
     }
-    if (r->group && n) {
+    if (r->group) {
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddItemToObject(e, "f1_stderr,none", ko_json_stderr(all ? ko_pooled_stderr(ses, sizes, n) : NAN));
+        cJSON_AddItemToObject(e, "f1_stderr,none", ko_json_stderr(ko_report_f1_bootstrap_group(r, boot)));
         cJSON_AddItemToObject(bs, r->group, e);
     }
-    free(ses);
-    free(sizes);
     cJSON_AddItemToObject(o, "stderr_bootstrap", bs);
     return o;
 }

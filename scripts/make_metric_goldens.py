@@ -21,6 +21,7 @@ The scenarios (one lm-eval run each):
   tie     0-shot, limit 25: every choice -1.0 (argmax ties: class 0 always predicted, one class
           never predicted; acc_norm then decides by the choice's length)
   one     0-shot, limit 1: one document (stderr "N/A" since len(items) == 1)
+  solo    0-shot, limit 10, the five tasks named one by one instead of the group
 
 Written per scenario S (gzip, mtime 0):
   S.lls.tsv.gz       task \t doc_id \t choice \t ll (repr) \t is_greedy (0/1): every request's answer
@@ -32,7 +33,9 @@ Written per scenario S (gzip, mtime 0):
                      lm_eval.api.metrics.bootstrap_stderr over the task's (gold, pred) items
                      (lm-eval itself reports "N/A" for f1: macro_f1_score is not in its
                      bootstrappable list; koeval reports this figure in its own section)
-float_repr.tsv (float.hex, repr) for koeval's float formatting, and f1_sklearn.tsv: sklearn.metrics.f1_score(average="macro") on crafted label sets
+float_repr.tsv (float.hex, repr) for koeval's float formatting; boot_big.tsv: lm-eval's
+bootstrap_stderr on full-size synthetic (gold, pred) lists (bootstrap_cases says which); and
+f1_sklearn.tsv: sklearn.metrics.f1_score(average="macro") on crafted label sets
   (name \t golds (comma list) \t preds \t f1 repr).
 """
 import argparse
@@ -82,7 +85,9 @@ SCENARIOS = {
     "wrong": (0, 25, lambda inst: 0.0 if inst.idx == (gold_of(inst)[0] + 1) % gold_of(inst)[1] else -2.5),
     "tie": (0, 25, lambda inst: -1.0),
     "one": (0, 1, lambda inst: hash_ll(*inst.args)),
+    "solo": (0, 10, lambda inst: hash_ll(*inst.args)),
 }
+SOLO = {"solo"}   # the five tasks named one by one (no group: no "groups", make_table flat)
 
 
 WITH_SAMPLES = {"hash", "hash5", "tie", "one"}   # the others' samples files would add nothing
@@ -120,7 +125,7 @@ def run_scenario(name, shots, limit, fn, out):
 
     log = []
     tm = TaskManager()
-    loaded = tm.load_task_or_group(["kobest"])
+    loaded = tm.load_task_or_group(TASKS if name in SOLO else ["kobest"])
     tasks_by_name = {}
 
     def collect(d):
@@ -140,7 +145,7 @@ def run_scenario(name, shots, limit, fn, out):
         model_source="scripted", model_args=model_args, system_instruction=None,
         chat_template=None, fewshot_as_multiturn=False)
     results = lm_eval.simple_evaluate(
-        model=make_lm(fn, log), model_args=model_args, tasks=["kobest"], num_fewshot=shots,
+        model=make_lm(fn, log), model_args=model_args, tasks=TASKS if name in SOLO else ["kobest"], num_fewshot=shots,
         limit=limit, log_samples=True, task_manager=tm, evaluation_tracker=tracker,
         fewshot_random_seed=1234)
     samples = results.pop("samples")
@@ -215,6 +220,20 @@ def float_repr_cases(out):
             f.write(f"{x.hex()}\t{x!r}\n")
 
 
+def bootstrap_cases(out):
+    """lm-eval's bootstrap_stderr of kobest's macro_f1_score on full-size synthetic item lists:
+    binary: gold = i % 2, pred = (i * 7 // 3) % 2 (n 1404, as boolq's test split);
+    four:   gold = (i * 5) % 4, pred = (i * i + i // 3) % 4 (n 500, as hellaswag's)."""
+    from lm_eval.api.metrics import bootstrap_stderr
+    from lm_eval.tasks.kobest.utils import macro_f1_score
+    cases = [("binary", 1404, 10000, lambda i: (i % 2, (i * 7 // 3) % 2)),
+             ("four", 500, 3000, lambda i: ((i * 5) % 4, (i * i + i // 3) % 4))]
+    with open(os.path.join(out, "boot_big.tsv"), "w") as f:
+        for name, n, iters, item in cases:
+            items = [item(i) for i in range(n)]
+            f.write(f"{name}\t{n}\t{iters}\t{bootstrap_stderr(macro_f1_score, items, iters)!r}\n")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -232,6 +251,8 @@ def main():
         run_scenario(name, shots, limit, fn, a.out)
     sklearn_cases(a.out)
     float_repr_cases(a.out)
+    if not a.only or a.only == "boot_big":
+        bootstrap_cases(a.out)
 
 
 if __name__ == "__main__":

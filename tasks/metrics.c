@@ -2,8 +2,10 @@
  * the kobest tasks (tasks/metrics.h says which lm-eval function each piece reproduces). Sums run
  * left to right in lm-eval's order so that results agree to the last bit, not just to 1e-12. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tasks/metrics.h"
 #include "tasks/pyrandom.h"
@@ -90,26 +92,62 @@ double ko_macro_f1(const int *gold, const int *pred, int n) {
     return f1_from_counts(&c);
 }
 
-double ko_macro_f1_bootstrap_stderr(const int *gold, const int *pred, int n, int iters) {
-    int chunk = iters < 1000 ? iters : 1000;
-    int n_chunks = chunk ? iters / chunk : 0, n_res = 0;
-    double *res = ko_xmalloc(((size_t)n_chunks * (size_t)chunk + 1) * sizeof *res);
-    for (int i = 0; i < n_chunks; i++) {
+/* Bootstrap chunks are independent (chunk i draws from random.Random(i)), so threads take whole
+ * chunks and write their replicates where the sequential loop would: the result is the same. */
+typedef struct boot_job {
+    const int *gold, *pred;
+    int n, chunk, n_chunks, stride;
+    double *res;
+} boot_job;
+
+typedef struct boot_worker {
+    const boot_job *job;
+    int first;
+} boot_worker;
+
+static void *boot_run(void *arg) {
+    const boot_worker *w = arg;
+    const boot_job *b = w->job;
+    for (int i = w->first; i < b->n_chunks; i += b->stride) {
         ko_pyrandom rnd;
         ko_pyrandom_seed(&rnd, (uint64_t)i);
-        for (int j = 0; j < chunk; j++) {
+        for (int j = 0; j < b->chunk; j++) {
             /* random.choices(xs, k=n): xs[floor(random() * n)] for each of the k draws */
             f1_counts c;
             memset(&c, 0, sizeof c);
-            for (int k = 0; k < n; k++) {
-                int at = (int)floor(ko_pyrandom_random(&rnd) * (double)n);
-                f1_add(&c, gold[at], pred[at]);
+            for (int k = 0; k < b->n; k++) {
+                int at = (int)floor(ko_pyrandom_random(&rnd) * (double)b->n);
+                f1_add(&c, b->gold[at], b->pred[at]);
             }
-            res[n_res++] = f1_from_counts(&c);
+            b->res[(size_t)i * (size_t)b->chunk + (size_t)j] = f1_from_counts(&c);
         }
     }
-    double se = n_res >= 2 ? sample_stddev(res, n_res) : NAN;
-    free(res);
+    return NULL;
+}
+
+double ko_macro_f1_bootstrap_stderr(const int *gold, const int *pred, int n, int iters) {
+    int chunk = iters < 1000 ? iters : 1000;
+    int n_chunks = chunk > 0 ? iters / chunk : 0;
+    size_t n_res = (size_t)n_chunks * (size_t)(chunk > 0 ? chunk : 0);
+    if (n_res < 2 || n < 1) return NAN;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+    if (n_threads > n_chunks) n_threads = n_chunks;
+    boot_job job = {gold, pred, n, chunk, n_chunks, n_threads, ko_xmalloc(n_res * sizeof(double))};
+    boot_worker w[16];
+    pthread_t th[16];
+    int started = 0;
+    for (int t = 0; t < n_threads; t++) {
+        w[t] = (boot_worker){&job, t};
+        if (t > 0 && pthread_create(&th[t], NULL, boot_run, &w[t]) == 0) started |= 1 << t;
+    }
+    boot_run(&w[0]);
+    for (int t = 1; t < n_threads; t++) {
+        if (started & (1 << t)) pthread_join(th[t], NULL);
+        else boot_run(&w[t]); /* no thread: do its share here */
+    }
+    double se = sample_stddev(job.res, (int)n_res);
+    free(job.res);
     return se;
 }
 

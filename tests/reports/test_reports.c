@@ -67,6 +67,9 @@ static void compare_results(const scenario *s, const ko_report *r, bool with_sam
         }
         for (cJSON *it = lm->child; it; it = it->next)
             CHECK(cJSON_GetObjectItemCaseSensitive(me, it->string) != NULL, "%s: top-level \"%s\" missing", s->name, it->string);
+        for (cJSON *it = me->child; it; it = it->next)
+            CHECK(!strcmp(it->string, "koeval") || cJSON_GetObjectItemCaseSensitive(lm, it->string), "%s: top-level \"%s\" is not lm-eval's",
+                  s->name, it->string);
         CHECK(cJSON_GetObjectItemCaseSensitive(me, "koeval") != NULL, "koeval section");
         /* config: the same keys in the same order; the run's settings equal */
         cJSON *c1 = cJSON_GetObjectItemCaseSensitive(me, "config"), *c2 = cJSON_GetObjectItemCaseSensitive(lm, "config");
@@ -247,13 +250,14 @@ int main(void) {
     test_names();
     static const struct { const char *name; int shots, limit; bool samples; } SC[] = {
         {"hash", 0, 40, true}, {"hash5", 5, 12, true}, {"right", 0, 25, false},
-        {"wrong", 0, 25, false}, {"tie", 0, 25, true}, {"one", 0, 1, true}};
+        {"wrong", 0, 25, false}, {"tie", 0, 25, true}, {"one", 0, 1, true}, {"solo", 0, 10, false}};
     for (size_t i = 0; i < sizeof SC / sizeof *SC; i++) {
         scenario s;
         if (sc_load(&s, SC[i].name, SC[i].shots, SC[i].limit) == 0) {
             char *model = ko_xasprintf("koeval/scripted-%s", SC[i].name);
             ko_run_facts f = facts_for(&s, model);
-            ko_report r = {.run = &f, .tasks = s.rt, .n_tasks = SC_TASKS, .group = "kobest"};
+            ko_report r = {.run = &f, .tasks = s.rt, .n_tasks = SC_TASKS,
+                           .group = strcmp(SC[i].name, "solo") ? "kobest" : NULL};
             compare_results(&s, &r, SC[i].samples);
             if (SC[i].samples) compare_samples(&s, &r);
             compare_markdown(&s, &r);
