@@ -272,7 +272,8 @@ int main(void) {
     test_names();
     static const struct { const char *name; int shots, limit; bool samples; } SC[] = {
         {"hash", 0, 40, true}, {"hash5", 5, 12, true}, {"right", 0, 25, false},
-        {"wrong", 0, 25, false}, {"tie", 0, 25, true}, {"one", 0, 1, true}, {"solo", 0, 10, false}};
+        {"wrong", 0, 25, false}, {"tie", 0, 25, true}, {"one", 0, 1, true}, {"solo", 0, 10, false},
+        {"full", 0, 0, false}};
     for (size_t i = 0; i < sizeof SC / sizeof *SC; i++) {
         scenario s;
         if (sc_load(&s, SC[i].name, SC[i].shots, SC[i].limit) == 0) {
