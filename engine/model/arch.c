@@ -167,11 +167,9 @@ static int get_bool(const arch *a, const cJSON *obj, const char *k, bool def, bo
     return 0;
 }
 
-/* bos/eos/pad: an id, a list of ids (the first is taken), or null. */
-static int get_token(const arch *a, const cJSON *text, const cJSON *top, const char *k, int def, int *out,
-                     ko_err *e) {
+/* bos/eos/pad of the text model's config: an id, a list of ids (the first is taken), or null. */
+static int get_token(const arch *a, const cJSON *text, const char *k, int def, int *out, ko_err *e) {
     const cJSON *v = key(a, text, k);
-    if (!v && top != text) v = key(a, top, k);
     if (!v) {
         *out = def;
         return 0;
@@ -455,9 +453,9 @@ static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e)
         if (a->slide == SLIDE_QWEN2 && get_bool(a, text, "use_sliding_window", false, &use, e) != 0) return -1;
         c->sliding_window = w > 0 && use ? w : 0;
     }
-    if (get_token(a, text, top, "bos_token_id", a->bos, &c->bos_id, e) ||
-        get_token(a, text, top, "eos_token_id", a->eos, &c->eos_id, e) ||
-        get_token(a, text, top, "pad_token_id", a->pad, &c->pad_id, e))
+    if (get_token(a, text, "bos_token_id", a->bos, &c->bos_id, e) ||
+        get_token(a, text, "eos_token_id", a->eos, &c->eos_id, e) ||
+        get_token(a, text, "pad_token_id", a->pad, &c->pad_id, e))
         return -1;
     if (ropes(a, text, c->max_pos, &c->rope, &c->rope_local, e) != 0) return -1;
     if (sliding_layers(a, text, c, e) != 0) return -1;

@@ -53,12 +53,14 @@ static inline float bf16_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
  * without subnormal float intermediates (correct even with denormals-are-zero set): the exponent is
  * rebiased in the integer domain; half subnormals are built as a normal float minus 2^-14. */
 static inline float f16_f32(uint16_t h) {
-    uint32_t o = (uint32_t)(h & 0x7fff) << 13;  /* exponent and mantissa in float position */
+    uint32_t o = (uint32_t)(h & 0x7fff) << 13;          /* exponent and mantissa in float position */
     uint32_t exp = o & 0x0f800000u;
-    o += (uint32_t)(127 - 15) << 23;             /* rebias */
-    uint32_t inf_nan = o + ((uint32_t)(128 - 16) << 23);
-    uint32_t sub = f32_bits(bits_f32(o + (1u << 23)) - bits_f32(113u << 23));
-    o = exp == 0x0f800000u ? inf_nan : exp == 0 ? sub : o;
+    uint32_t inf_nan = 0u - (uint32_t)(exp == 0x0f800000u); /* all-ones masks */
+    uint32_t sub = 0u - (uint32_t)(exp == 0);
+    o += 0x38000000u;                                    /* rebias: (127 - 15) << 23 */
+    o += inf_nan & 0x38000000u;                          /* exponent 31 -> 255: (128 - 16) << 23 */
+    uint32_t s = f32_bits(bits_f32(o + 0x00800000u) - 0x1p-14f); /* subnormal: (1.m - 1) * 2^-14 */
+    o = (o & ~sub) | (s & sub);
     return bits_f32(o | (uint32_t)(h & 0x8000) << 16);
 }
 
@@ -92,11 +94,25 @@ KO_VECTORISE static void f16_row(const uint16_t *restrict s, int64_t n, float *r
     for (int64_t i = 0; i < n; i++) d[i] = f16_f32(s[i]);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* x86 has an instruction for it (F16C, every x86-64 CPU since 2012): 8 at a time, exact. */
+__attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint16_t *s, int64_t n, float *d) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+    for (; i < n; i++) d[i] = f16_f32(s[i]);
+}
+#define HAVE_F16C() __builtin_cpu_supports("f16c")
+#else
+#define HAVE_F16C() 0
+#define f16_row_f16c f16_row
+#endif
+
 void ko_tensor_to_f32(const ko_tensor *t, int64_t off, int64_t n, float *dst) {
     if (n <= 0) return;
     switch (t->dtype) {
     case KO_F32: memcpy(dst, (const float *)t->data + off, (size_t)n * 4); break;
-    case KO_F16: f16_row((const uint16_t *)t->data + off, n, dst); break;
+    case KO_F16: (HAVE_F16C() ? f16_row_f16c : f16_row)((const uint16_t *)t->data + off, n, dst); break;
     case KO_BF16: bf16_row((const uint16_t *)t->data + off, n, dst); break;
     }
 }
