@@ -464,14 +464,21 @@ static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e)
     return 0;
 }
 
+int ko_err_one_line(ko_err *e) {
+    for (char *p = e ? e->msg : NULL; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return -1;
+}
+
 int ko_config_from_hf(const cJSON *config, ko_config *cfg, ko_err *e) {
     if (!cJSON_IsObject(config)) return ko_fail(e, "config is not a JSON object");
     const arch *a = find_arch(config, e);
-    if (!a) return -1;
+    if (!a) return ko_err_one_line(e);
     if (config_from(a, config, cfg, e) != 0) {
         free(cfg->layer_sliding);
         cfg->layer_sliding = NULL;
-        return ko_fail_prefix(e, "config (model_type %s)", a->model_type);
+        ko_fail_prefix(e, "config (model_type %s)", a->model_type);
+        return ko_err_one_line(e);
     }
     return 0;
 }
@@ -615,7 +622,10 @@ static int tensors_from(ko_model *m, const arch *a, ko_tensor_lookup lookup, voi
 int ko_model_from_hf(ko_model *m, const cJSON *config, ko_tensor_lookup lookup, void *ctx, ko_err *e) {
     if (!cJSON_IsObject(config)) return ko_fail(e, "config is not a JSON object");
     const arch *a = find_arch(config, e);
-    if (!a) return -1;
-    if (config_from(a, config, &m->cfg, e) != 0) return ko_fail_prefix(e, "config (model_type %s)", a->model_type);
-    return tensors_from(m, a, lookup, ctx, e);
+    if (!a) return ko_err_one_line(e);
+    if (config_from(a, config, &m->cfg, e) != 0) {
+        ko_fail_prefix(e, "config (model_type %s)", a->model_type);
+        return ko_err_one_line(e);
+    }
+    return tensors_from(m, a, lookup, ctx, e) == 0 ? 0 : ko_err_one_line(e);
 }

@@ -13,6 +13,10 @@
  * ko_model_free do it once cfg is in a model). On failure nothing is left allocated. */
 int ko_config_from_hf(const cJSON *config, ko_config *cfg, ko_err *e);
 
+/* Makes e's message one line: control bytes (a newline inside a quoted tensor name or config string)
+ * become '?'. Returns -1, for `return ko_err_one_line(e);` at an API boundary. */
+int ko_err_one_line(ko_err *e);
+
 /* The model_types the table knows, NULL-terminated (for messages and tests). */
 extern const char *const ko_arch_types[];
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/model/arch.h"
 #include "engine/model/loader.h"
 #include "engine/model/safetensors.h"
 
@@ -102,7 +103,25 @@ __attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint16_t *s, 
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
     for (; i < n; i++) d[i] = f16_f32(s[i]);
 }
-#define HAVE_F16C() __builtin_cpu_supports("f16c")
+#include <cpuid.h>
+#include <stdatomic.h>
+/* F16C and AVX in the CPU, and AVX state enabled by the OS (XCR0); asked once. */
+static bool have_f16c(void) {
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        unsigned a, b, c, d;
+        k = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && (c & bit_AVX) && (c & bit_OSXSAVE)) {
+            unsigned lo, hi;
+            __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            k = (lo & 6) == 6;
+        }
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k;
+}
+#define HAVE_F16C() have_f16c()
 #else
 #define HAVE_F16C() 0
 #define f16_row_f16c f16_row
@@ -208,7 +227,7 @@ int ko_model_load(const char *path, ko_model **out, ko_err *e) {
         rc = ko_fail(e, "%s: no such file or folder", path);
     if (rc != 0) {
         ko_model_free(m);
-        return -1;
+        return ko_err_one_line(e);
     }
     *out = m;
     return 0;

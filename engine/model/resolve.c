@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "engine/model/arch.h"
+
 static bool is_gguf(const char *s) {
     size_t n = strlen(s);
     return n >= 5 && strcasecmp(s + n - 5, ".gguf") == 0;
@@ -217,5 +219,5 @@ int ko_model_resolve(const char *name, char **path, ko_err *e) {
 
     if (rc == 0) ko_fail(e, "model '%s' not found (no network lookups); looked in: %s", name, where.p);
     ko_buf_free(&where);
-    return rc > 0 ? 0 : -1;
+    return rc > 0 ? 0 : ko_err_one_line(e);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/model/arch.h"
 #include "engine/model/loader.h"
 
 /* The reference reader's limit on the header (safetensors crate: MAX_HEADER_SIZE). */
@@ -312,7 +313,7 @@ int ko_st_open_mem(const char *name, const void *buf, size_t len, ko_st **out, k
     st->files[k].size = len;
     if (parse_file(st, k, e) != 0) {
         ko_st_close(st);
-        return -1;
+        return ko_err_one_line(e);
     }
     *out = st;
     return 0;
@@ -322,7 +323,7 @@ int ko_st_open_file(const char *path, ko_st **out, ko_err *e) {
     ko_st *st = ko_xcalloc(1, sizeof *st);
     if (map_file(st, path, e) != 0) {
         ko_st_close(st);
-        return -1;
+        return ko_err_one_line(e);
     }
     *out = st;
     return 0;
@@ -400,7 +401,7 @@ int ko_st_open_dir(const char *dir, ko_st **out, ko_err *e) {
     free(bin);
     if (rc != 0) {
         ko_st_close(st);
-        return -1;
+        return ko_err_one_line(e);
     }
     *out = st;
     return 0;
@@ -455,10 +456,15 @@ int ko_st_lookup(void *ctx, const char *hf_name, ko_tensor *out, ko_err *e) {
     const st_file *f = &st->files[t->file];
     const char *base = strrchr(f->path, '/');
     base = base ? base + 1 : f->path;
-    if (DTYPES[t->dtype].ko < 0)
-        return ko_fail(e, "%s: tensor '%s' is %s; model weights must be BF16, F16 or F32", base, t->name,
-                       DTYPES[t->dtype].name);
-    if (t->ndim > 4) return ko_fail(e, "%s: tensor '%s' has %d dimensions (at most 4)", base, t->name, t->ndim);
+    if (t->ndim > 4) {
+        ko_fail(e, "%s: tensor '%s' has %d dimensions (at most 4)", base, t->name, t->ndim);
+        return ko_err_one_line(e);
+    }
+    if (DTYPES[t->dtype].ko < 0) {
+        ko_fail(e, "%s: tensor '%s' is %s; model weights must be BF16, F16 or F32", base, t->name,
+                DTYPES[t->dtype].name);
+        return ko_err_one_line(e);
+    }
     memset(out, 0, sizeof *out);
     out->dtype = (ko_dtype)DTYPES[t->dtype].ko;
     out->ndim = t->ndim;

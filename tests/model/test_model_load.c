@@ -475,6 +475,8 @@ static void test_broken_files(void) {
     LOAD_FAILS("size", "tensor 'a': shape [2, 2] x F32 = 16 bytes, but data_offsets [0, 8] hold 8");
     broken_header("dtype", "{\"a\": {\"dtype\": \"BF17\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4);
     LOAD_FAILS("dtype", "tensor 'a': unknown dtype 'BF17'");
+    broken_header("newline", "{\"a\\nb\": {\"dtype\": \"BF17\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4);
+    LOAD_FAILS("newline", "tensor 'a?b': unknown dtype"); /* one line even when a name holds a newline */
     broken_header("negative", "{\"a\": {\"dtype\": \"F32\", \"shape\": [-1], \"data_offsets\": [0, 4]}}", 4);
     LOAD_FAILS("negative", "shape holds something other than a non-negative integer");
     broken_header("fraction", "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4.5]}}", 4);
