@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in tests/fuzz/ (clang, ASan + UBSan) and runs each for N seconds
-# (default 60), seeded from the first lines of the shared KoBEST files (datasets) and from tiny
-# checkpoints written by the `safetensors` package plus the test configs (safetensors). `make fuzz` runs it;
-# FUZZ_SECONDS=N make fuzz, or scripts/fuzz.sh N. Exits non-zero when a target finds a crash.
+# (default 60), seeded from the first lines of the shared KoBEST files (datasets), GGUF files (gguf),
+# tiny checkpoints written by the `safetensors` package and the test configs (safetensors).
+# `make fuzz` runs it; FUZZ_SECONDS=N make fuzz, or scripts/fuzz.sh N. Exits non-zero when a target finds a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-${FUZZ_SECONDS:-60}}
@@ -11,7 +11,10 @@ out=build/fuzz
 mkdir -p "$out"
 CC=${FUZZ_CC:-clang}
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-lib="common/ko.c $(ls datasets/*.c) $(ls engine/model/*.c)"
+lib="common/ko.c $(ls datasets/*.c)"
+# per-target sources beyond lib (default: none)
+declare -A extra=([fuzz_gguf]="engine/model/gguf.c" [fuzz_safetensors]="$(ls engine/model/*.c)")
+declare -A maxlen=([fuzz_gguf]=131072)   # the synthetic seed is a whole (86 KB) GGUF
 
 # Seeds: selector byte (see tests/fuzz/fuzz_datasets.c) + the head of a real file of that dataset.
 seeds=$out/seeds_datasets
@@ -28,6 +31,11 @@ for pair in 0:BoolQ 1:COPA 2:WiC 3:HellaSwag 4:SentiNeg; do
     done
 done
 printf '\x01{"paragraph": "p", "question": "q", "label": 1}\n{"paragraph": "\\u00e9", "question": "", "label": 0}\n' >"$seeds/jsonl_boolq"
+# GGUF seeds: the synthetic test file and the header of the real model when present.
+seeds_gguf=$out/seeds_gguf
+mkdir -p "$seeds_gguf"
+gzip -dc tests/gguf/data/synthetic.gguf.gz >"$seeds_gguf/synthetic"
+[ -f models/gemma-3-270m-q4_k_m.gguf ] && head -c 4096 models/gemma-3-270m-q4_k_m.gguf >"$seeds_gguf/gemma_head"
 printf '\x07{"context": "c", "ending_1": "a", "ending_2": "b", "ending_3": "c", "ending_4": "d", "label": 3}\n' >"$seeds/jsonl_hellaswag"
 
 # Seeds for fuzz_safetensors: selector byte (0 file, 1 config, 2 config NUL file) + content.
@@ -66,13 +74,12 @@ status=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin=$out/$name
-    $CC $flags -o "$bin" "$src" $lib -lcjson -lz
+    $CC $flags -o "$bin" "$src" $lib ${extra[$name]:-} -lcjson -lz
     corpus=$out/corpus_$name
     mkdir -p "$corpus"
     echo "== $name: ${secs}s"
-    seed_dir=$out/seeds_${name#fuzz_}
-    if ! "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$out/${name}_" -print_final_stats=1 "$corpus" "$seed_dir" 2>"$out/$name.log"; then
+    if ! "$bin" -max_total_time="$secs" -max_len=${maxlen[$name]:-4096} -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$out/${name}_" -print_final_stats=1 "$corpus" "$out/seeds_${name#fuzz_}" 2>"$out/$name.log"; then
         status=1
         tail -n 40 "$out/$name.log"
     fi

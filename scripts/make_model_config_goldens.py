@@ -8,7 +8,8 @@ so that the config class defaults apply (edge_*), and configs saved by transform
 AutoConfig, instantiates the model on the meta device, and records per layer what the model really
 uses: head_dim, softmax scaling, sliding window, attention softcap, RoPE parameters (after
 transformers' standardisation), plus sizes, eps, activation, tying, norm style (run on a fresh norm),
-and bos/eos/pad. koeval's ko_config_from_hf must give the same.
+and bos/eos/pad. koeval's ko_config_from_hf must give the same. The configs of the CPU engine's tiny
+parity checkpoints (tests/engine/tiny/*/config.json) are resolved too.
 
 Run from the repository root (needs torch and transformers; written with transformers 5.24.0):
     python3 scripts/make_model_config_goldens.py
@@ -494,7 +495,7 @@ def plus_one(norm):
     return bool(y.abs().sum() > 0)
 
 
-def resolve(path):
+def resolve(path, root):
     """What transformers makes of config.json: read off the instantiated model (on the meta device,
     so even 27B costs nothing) and the standardised config."""
     import torch
@@ -530,7 +531,7 @@ def resolve(path):
         softcap.append(getattr(attn, "attn_logit_softcapping", None) or 0)
     emb = dec.embed_tokens
     return {
-        "file": os.path.basename(path),
+        "file": os.path.relpath(path, root),
         "model_type": "gemma3_text" if cfg.model_type == "gemma3" else cfg.model_type,
         "vocab_size": emb.num_embeddings,
         "hidden": emb.embedding_dim,
@@ -560,7 +561,8 @@ def resolve(path):
 
 
 def main():
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "model")
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    here = os.path.join(root, "tests", "model")
     cdir = os.path.join(here, "configs")
     os.makedirs(cdir, exist_ok=True)
     for name, c in HUB.items():
@@ -568,7 +570,13 @@ def main():
             json.dump(c, f, indent=1)
             f.write("\n")
     v5_saves(cdir)
-    rows = [resolve(os.path.join(cdir, n)) for n in sorted(os.listdir(cdir)) if n.endswith(".json")]
+    paths = [os.path.join(cdir, n) for n in sorted(os.listdir(cdir)) if n.endswith(".json")]
+    # the CPU engine's tiny parity checkpoints (scripts/make_tiny_models.py), when present
+    tiny = os.path.join(root, "tests", "engine", "tiny")
+    if os.path.isdir(tiny):
+        paths += [os.path.join(tiny, a, "config.json") for a in sorted(os.listdir(tiny))
+                  if os.path.isfile(os.path.join(tiny, a, "config.json"))]
+    rows = [resolve(p, root) for p in paths]
     out = os.path.join(here, "goldens", "configs.jsonl.gz")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with gzip.GzipFile(out, "wb", mtime=0) as f:

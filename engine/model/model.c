@@ -219,8 +219,7 @@ int ko_model_load(const char *path, ko_model **out, ko_err *e) {
     if (ko_dir_exists(path))
         rc = load_hf_dir(path, m, e);
     else if (ends_with_ci(path, ".gguf"))
-        rc = ko_file_exists(path) ? ko_fail(e, "%s: GGUF loading is not in this build yet", path)
-                                  : ko_fail(e, "%s: no such file", path);
+        rc = ko_file_exists(path) ? ko_gguf_model_load(path, m, e) : ko_fail(e, "%s: no such file", path);
     else if (ko_file_exists(path))
         rc = ko_fail(e, "%s: not a model folder (config.json + safetensors) or a .gguf file", path);
     else
