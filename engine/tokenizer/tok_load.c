@@ -161,6 +161,17 @@ int ko_tokenizer_load(const char *path, ko_tokenizer **out, ko_err *e) {
     return 0;
 }
 
+int ko_tokenizer_load_json(const char *json, size_t n, ko_tokenizer **out, ko_err *e) {
+    ko_tokenizer *t = tk_new();
+    *out = NULL;
+    if (tk_load_json(t, json, n, NULL, e) < 0) {
+        ko_tokenizer_free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
 int ko_tokenizer_vocab_size(const ko_tokenizer *t) { return t->n_ids; }
 int ko_tokenizer_bos(const ko_tokenizer *t) { return t->bos; }
 int ko_tokenizer_eos(const ko_tokenizer *t) { return t->eos; }
