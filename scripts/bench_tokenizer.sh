@@ -5,8 +5,9 @@
 # (per request: the context without trailing whitespace, and context + continuation; not
 # deduplicated) with gemma3 and llama3, and prints a table: load time, then encode time on one
 # thread and on all threads, for koeval and for HF (encode_batch; RAYON_NUM_THREADS=1 for one
-# thread), with the ratio HF / koeval (> 1: koeval is faster). Both sides must give the same ids
-# (count compared). A benchmark, not a test: run it on a quiet machine.
+# thread), with the ratio HF / koeval (> 1: koeval is faster). Times are the best of 3 runs (0-shot)
+# or 1 (5-shot); "cpu" is the process CPU time of the one-thread run, the fair figure on a shared
+# machine. Both sides must give the same ids (count compared). A benchmark, not a test.
 #   scripts/bench_tokenizer.sh [TOKENIZERS...]     (default: gemma3 llama3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,8 @@ for line in sys.stdin:
 ' >"$out/strings_${k}shot.jsonl"
 done
 
-hf() { # tokenizer strings threads -> "load_s n ids t_s"
-    RAYON_NUM_THREADS=$3 python3 - "$1" "$2" <<'PY'
+hf() { # tokenizer strings threads repeat -> "load_s n ids t_s cpu_s"
+    RAYON_NUM_THREADS=$3 python3 - "$1" "$2" "$4" <<'PY'
 import gzip, json, sys, time
 from tokenizers import Tokenizer
 t0 = time.perf_counter()
@@ -44,26 +45,30 @@ with gzip.open(sys.argv[1], "rt", encoding="utf-8") as f:
 load = time.perf_counter() - t0
 texts = [json.loads(l)["text"] for l in open(sys.argv[2], encoding="utf-8")]
 tok.encode_batch(texts[:50], add_special_tokens=False)  # warm the thread pool
-t0 = time.perf_counter()
-enc = tok.encode_batch(texts, add_special_tokens=False)
-dt = time.perf_counter() - t0
-print("%.3f %d %d %.3f" % (load, len(texts), sum(len(e.ids) for e in enc), dt))
+best, best_cpu = 1e30, 1e30
+for _ in range(int(sys.argv[3])):
+    t0, c0 = time.perf_counter(), time.process_time()
+    enc = tok.encode_batch(texts, add_special_tokens=False)
+    best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, time.process_time() - c0)
+print("%.3f %d %d %.3f %.3f" % (load, len(texts), sum(len(e.ids) for e in enc), best, best_cpu))
 PY
 }
 
-printf '\n%-8s %-6s %7s %9s | %8s %8s | %8s %8s | %8s %8s | %7s %7s\n' tokenizer shots strings ids \
-    "ko load" "HF load" "ko 1thr" "HF 1thr" "ko ${threads}thr" "HF ${threads}thr" "1thr x" "${threads}thr x"
+printf '\n%-8s %-5s %6s %8s | %7s %7s | %7s %7s %5s | %7s %7s %5s | %7s %7s %5s\n' tokenizer shots strings ids \
+    "ko load" "HF load" "ko 1thr" "HF 1thr" "x" "ko cpu" "HF cpu" "x" "ko ${threads}thr" "HF ${threads}thr" "x"
 for t in $toks; do
     path=$shared/tokenizers/$t/tokenizer.json.gz
     for k in 0 5; do
         s=$out/strings_${k}shot.jsonl
-        read -r _ ko_load _ n _ ko_ids _ ko_t1 _ ko_tn _ _ _ _ < <("$out/bench_tokenizer" "$path" "$s" "$threads")
-        read -r hf_load _ hf_ids hf_t1 < <(hf "$path" "$s" 1)
-        read -r _ _ _ hf_tn < <(hf "$path" "$s" "$threads")
+        rep=$([ $k = 0 ] && echo 3 || echo 1)
+        read -r _ ko_load _ n _ ko_ids _ ko_t1 _ ko_c1 _ ko_tn _ _ _ _ < <("$out/bench_tokenizer" "$path" "$s" "$threads" $rep)
+        read -r hf_load _ hf_ids hf_t1 hf_c1 < <(hf "$path" "$s" 1 $rep)
+        read -r _ _ _ hf_tn _ < <(hf "$path" "$s" "$threads" $rep)
         [ "$ko_ids" = "$hf_ids" ] || echo "WARNING: $t ${k}-shot: koeval gave $ko_ids ids, HF $hf_ids"
-        printf '%-8s %-6s %7s %9s | %8s %8s | %8s %8s | %8s %8s | %7.2f %7.2f\n' "$t" "$k" "$n" "$ko_ids" \
-            "$ko_load" "$hf_load" "$ko_t1" "$hf_t1" "$ko_tn" "$hf_tn" \
-            "$(echo "$hf_t1 / $ko_t1" | bc -l)" "$(echo "$hf_tn / $ko_tn" | bc -l)"
+        x() { python3 -c "print('%.2f' % ($1 / max($2, 1e-9)))"; }
+        printf '%-8s %-5s %6s %8s | %7s %7s | %7s %7s %5s | %7s %7s %5s | %7s %7s %5s\n' "$t" "$k" "$n" "$ko_ids" \
+            "$ko_load" "$hf_load" "$ko_t1" "$hf_t1" "$(x $hf_t1 $ko_t1)" "$ko_c1" "$hf_c1" "$(x $hf_c1 $ko_c1)" \
+            "$ko_tn" "$hf_tn" "$(x $hf_tn $ko_tn)"
     done
 done
 echo "(seconds; x = HF time / koeval time, above 1 means koeval is faster)"
