@@ -141,5 +141,12 @@ int ko_options_parse(int argc, char **argv, ko_options *o, bool *help, ko_err *e
         strcmp(o->dtype, "auto"))
         return ko_fail(e, "--dtype: unknown dtype '%s' (bfloat16, float16, float32)", o->dtype);
     if (o->dtype && strcmp(o->dtype, "auto") == 0) o->dtype = NULL;
+    if (o->device && strcmp(o->device, "cpu") && strcmp(o->device, "cuda") && strncmp(o->device, "cuda:", 5))
+        return ko_fail(e, "--device: unknown device '%s' (cpu, cuda, cuda:K)", o->device);
+    if (o->device && strncmp(o->device, "cuda:", 5) == 0) {
+        const char *k = o->device + 5;
+        if (!*k || strspn(k, "0123456789") != strlen(k))
+            return ko_fail(e, "--device: '%s' is not cuda:K with K a device number", o->device);
+    }
     return 0;
 }
