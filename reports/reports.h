@@ -11,7 +11,8 @@
  *
  * How the evaluator uses it, after scoring:
  *     ko_report_task rt[n]   = one per task: task, docs, res, n_docs, n_original, metrics
- *                              (from ko_task_requests / the engine / ko_task_metrics)
+ *                              (from ko_task_requests / the engine / ko_task_metrics;
+ *                              n_original = ko_task_split_size(task), tasks/metrics.h)
  *     ko_report r = {.run = &facts, .tasks = rt, .n_tasks = n, .group = "kobest" or NULL};
  *     char *md = NULL;
  *     if (output_path) { if (ko_report_write(&r, output_path, log_samples, NULL, &md, &e) < 0) fail; }
@@ -35,7 +36,7 @@ typedef struct ko_run_facts {
     int num_fewshot;             /* -1 = task default */
     unsigned fewshot_seed;       /* 1234 */
     int bootstrap_iters;         /* lm-eval's default 100000; F1 bootstrap in the koeval section */
-    double start_time;           /* epoch seconds (clock_gettime REALTIME) when the run began: "date" */
+    double start_time;           /* epoch seconds (clock_gettime REALTIME, not ko_now) at the start: "date" */
     double end_time;             /* epoch seconds when scoring ended: file names, total time */
     const char *koeval_version;
     const char *gpu_name;        /* NULL on CPU */

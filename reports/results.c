@@ -299,7 +299,8 @@ cJSON *ko_report_results_tree(const ko_report *r, const char *const *task_hashes
     cJSON_AddArrayToObject(cfg, "batch_sizes");
     add_str_or_null(cfg, "device", f->device);
     cJSON_AddNullToObject(cfg, "use_cache");
-    if (f->limit > 0) cJSON_AddNumberToObject(cfg, "limit", f->limit);
+    /* the lm_eval CLI parses --limit as a float: "limit": 40.0 */
+    if (f->limit > 0) cJSON_AddItemToObject(cfg, "limit", ko_json_float((double)f->limit));
     else cJSON_AddNullToObject(cfg, "limit");
     cJSON_AddNumberToObject(cfg, "bootstrap_iters", f->bootstrap_iters);
     cJSON_AddNullToObject(cfg, "gen_kwargs");

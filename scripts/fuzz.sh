@@ -34,6 +34,7 @@ printf '\x01{"paragraph": "p", "question": "q", "label": 1}\n{"paragraph": "\\u0
 seeds_gguf=$out/seeds_gguf
 mkdir -p "$seeds_gguf"
 gzip -dc tests/gguf/data/synthetic.gguf.gz >"$seeds_gguf/synthetic"
+cp tests/gguf/data/small.gguf "$seeds_gguf/small"
 [ -f models/gemma-3-270m-q4_k_m.gguf ] && head -c 4096 models/gemma-3-270m-q4_k_m.gguf >"$seeds_gguf/gemma_head"
 printf '\x07{"context": "c", "ending_1": "a", "ending_2": "b", "ending_3": "c", "ending_4": "d", "label": 3}\n' >"$seeds/jsonl_hellaswag"
 

@@ -2,7 +2,7 @@
 """Goldens for the GGUF reader and dequantiser (tests/gguf/), made by the `gguf` Python package
 (gguf-py, llama.cpp's reference reader/writer) and, for the real model, by HF transformers.
 
-    python3 scripts/make_gguf_goldens.py synthetic    # tests/gguf/data/synthetic.gguf.gz + .tsv
+    python3 scripts/make_gguf_goldens.py synthetic    # tests/gguf/data/synthetic.gguf.gz + .tsv, small.gguf
     python3 scripts/make_gguf_goldens.py tiny         # tests/gguf/data/tiny_<arch>.gguf.gz + transformers goldens
     python3 scripts/make_gguf_goldens.py real [FILE]  # tests/gguf/data/real_*.tsv.gz (needs the model:
                                                       # models/gemma-3-270m-q4_k_m.gguf by default)
@@ -130,6 +130,25 @@ def synthetic():
         f_out.write(f_in.read())
     os.remove(path)
     print(f"wrote {path}.gz ({len(r.tensors)} tensors) and synthetic.tsv")
+
+    # A small valid file (one block of every dequantisable type, a few metadata kinds incl. a nested
+    # array): the fuzzer's seed (scripts/fuzz.sh), small enough for mutations to reach every part.
+    small = os.path.join(DATA, "small.gguf")
+    w = gguf.GGUFWriter(small, arch="llama")
+    w.add_uint32("llama.block_count", 1)
+    w.add_float32("llama.rope.freq_base", 10000.0)
+    w.add_bool("t.bool", False)
+    w.add_array("tokenizer.ggml.tokens", ["<s>", "a", "b"])
+    w.add_key_value("t.nested", [[1], [2, 3]], V.ARRAY, sub_type=V.ARRAY)
+    for qt in DEQUANT_TYPES:
+        blck, _ = GGML_QUANT_SIZES[qt]
+        raw = random_blocks(rng, qt, 1 if blck > 1 else 16)
+        w.add_tensor("t." + qt.name, raw.reshape(1, -1), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"wrote {small} ({os.path.getsize(small)} bytes)")
 
 
 M64 = (1 << 64) - 1

@@ -36,6 +36,26 @@ static int sc_task_index(const char *name) {
     return -1;
 }
 
+/* The script's hash_ll(context, continuation), for the "full" scenario whose lls are not committed:
+ * h = sha256(ctx + "\0" + cont); u = int(h[:8], big-endian) / 2**64; -int(u*8)/2 when h[8] is odd
+ * (coarse, so ties happen), else -u*20; is_greedy = h[9] & 1. */
+static void sc_hash_ll(const char *ctx, const char *cont, double *ll, bool *greedy) {
+    ko_buf b = {0};
+    ko_buf_puts(&b, ctx);
+    ko_buf_putc(&b, 0);
+    ko_buf_puts(&b, cont);
+    char hex[65];
+    ko_sha256_hex(b.p, b.n, hex);
+    ko_buf_free(&b);
+    unsigned char h[32];
+    for (int i = 0; i < 32; i++) sscanf(hex + 2 * i, "%2hhx", &h[i]);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | h[i];
+    double u = (double)v / 18446744073709551616.0;
+    *ll = (h[8] & 1) ? -(double)(long long)(u * 8) / 2.0 : -u * 20.0;
+    *greedy = h[9] & 1;
+}
+
 /* Loads scenario `name` (shots, limit as in the script); returns 0 or fails a CHECK and returns -1. */
 static int sc_load(scenario *s, const char *name, int shots, int limit) {
     memset(s, 0, sizeof *s);
@@ -62,11 +82,18 @@ static int sc_load(scenario *s, const char *name, int shots, int limit) {
     free(data);
     char *path = ko_xasprintf("%s/%s.lls.tsv.gz", SC_GOLDENS, name);
     ko_buf b = {0};
-    int rc = ko_read_file(path, &b, &e);
-    CHECK(rc == 0, "%s", e.msg);
+    int rc = 0, n_lines = 0, bad = 0;
+    if (!strcmp(name, "full")) {
+        for (int t = 0; t < SC_TASKS; t++)
+            for (int d = 0; d < s->n_docs[t]; d++)
+                for (int c = 0; c < s->docs[t][d].n_choices; c++, n_lines++)
+                    sc_hash_ll(s->docs[t][d].context, s->docs[t][d].continuations[c], &s->res[t][d].ll[c], &s->res[t][d].is_greedy[c]);
+    } else {
+        rc = ko_read_file(path, &b, &e);
+        CHECK(rc == 0, "%s", e.msg);
+    }
     free(path);
     if (rc < 0) return -1;
-    int n_lines = 0, bad = 0;
     for (char *line = b.p, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;

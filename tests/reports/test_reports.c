@@ -17,7 +17,7 @@
 static ko_run_facts facts_for(const scenario *s, char *model) {
     return (ko_run_facts){.model = model, .model_source = "koeval", .device = "cpu", .dtype = "float32",
                           .batch_size = "auto", .limit = s->limit, .num_fewshot = s->shots, .fewshot_seed = 1234,
-                          .bootstrap_iters = 1000, .start_time = 1796157170.8673017, .end_time = 1796157180.25,
+                          .bootstrap_iters = strcmp(s->name, "hash") ? 1000 : 2000, .start_time = 1796157170.8673017, .end_time = 1796157180.25,
                           .koeval_version = "test", .load_seconds = -1, .tokenize_seconds = -1, .score_seconds = -1,
                           .n_requests = -1, .n_tokens = -1, .tokens_per_second = -1, .peak_host_bytes = -1,
                           .peak_device_bytes = -1};
@@ -71,6 +71,28 @@ static void compare_results(const scenario *s, const ko_report *r, bool with_sam
             CHECK(!strcmp(it->string, "koeval") || cJSON_GetObjectItemCaseSensitive(lm, it->string), "%s: top-level \"%s\" is not lm-eval's",
                   s->name, it->string);
         CHECK(cJSON_GetObjectItemCaseSensitive(me, "koeval") != NULL, "koeval section");
+        /* koeval's F1 stderr: lm-eval's bootstrap_stderr as the script ran it (S.boot.tsv) */
+        cJSON *bs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(me, "koeval"), "stderr_bootstrap");
+        char *bpath = ko_xasprintf("%s/%s.boot.tsv", SC_GOLDENS, s->name);
+        ko_buf bt = {0};
+        CHECK(ko_read_file(bpath, &bt, &e) == 0, "%s", e.msg);
+        int n_boot = 0;
+        for (char *line = bt.p, *next; line && *line; line = next, n_boot++) {
+            next = strchr(line, '\n');
+            if (next) *next++ = 0;
+            char task[64];
+            int iters;
+            double want;
+            if (sscanf(line, "%63[^\t]\t%d\t%lf", task, &iters, &want) != 3) continue;
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bs, task), "f1_stderr,none");
+            CHECK(cJSON_IsNumber(v) && fabs(v->valuedouble - want) <= 1e-12, "%s koeval.stderr_bootstrap.%s: %.17g vs lm-eval %.17g",
+                  s->name, task, v ? v->valuedouble : NAN, want);
+        }
+        if (!n_boot) /* one document: lm-eval could not bootstrap, neither does koeval */
+            CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bs, "kobest_wic"), "f1_stderr,none")),
+                  "%s: N/A bootstrap", s->name);
+        ko_buf_free(&bt);
+        free(bpath);
         /* config: the same keys in the same order; the run's settings equal */
         cJSON *c1 = cJSON_GetObjectItemCaseSensitive(me, "config"), *c2 = cJSON_GetObjectItemCaseSensitive(lm, "config");
         cJSON *a = c1 ? c1->child : NULL, *b = c2 ? c2->child : NULL;
@@ -250,7 +272,8 @@ int main(void) {
     test_names();
     static const struct { const char *name; int shots, limit; bool samples; } SC[] = {
         {"hash", 0, 40, true}, {"hash5", 5, 12, true}, {"right", 0, 25, false},
-        {"wrong", 0, 25, false}, {"tie", 0, 25, true}, {"one", 0, 1, true}, {"solo", 0, 10, false}};
+        {"wrong", 0, 25, false}, {"tie", 0, 25, true}, {"one", 0, 1, true}, {"solo", 0, 10, false},
+        {"full", 0, 0, false}};
     for (size_t i = 0; i < sizeof SC / sizeof *SC; i++) {
         scenario s;
         if (sc_load(&s, SC[i].name, SC[i].shots, SC[i].limit) == 0) {

@@ -179,7 +179,7 @@ int main(void) {
     test_bootstrap_big();
     test_sklearn_f1();
     static const struct { const char *name; int shots, limit; } SC[] = {
-        {"hash", 0, 40}, {"hash5", 5, 12}, {"right", 0, 25}, {"wrong", 0, 25}, {"tie", 0, 25}, {"one", 0, 1}, {"solo", 0, 10}};
+        {"hash", 0, 40}, {"hash5", 5, 12}, {"right", 0, 25}, {"wrong", 0, 25}, {"tie", 0, 25}, {"one", 0, 1}, {"solo", 0, 10}, {"full", 0, 0}};
     for (size_t i = 0; i < sizeof SC / sizeof *SC; i++) {
         scenario s;
         if (sc_load(&s, SC[i].name, SC[i].shots, SC[i].limit) == 0) {
