@@ -222,13 +222,28 @@ static void rmsnorm(const float *x, float *y, int n, int d, const float *w, doub
 static float act(ko_act a, float x) {
     switch (a) {
     case KO_ACT_GELU_TANH:
-        return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+        /* 0.5 x (1 + tanh(u)) written as x * sigmoid(2u): the same function, one expf instead of
+         * tanhf (a tenth of the run time on Gemma 3 270M otherwise) */
+        return x / (1.0f + expf(-2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x)));
     case KO_ACT_GELU:
         return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
     case KO_ACT_SILU:
     default:
         return x / (1.0f + expf(-x));
     }
+}
+
+/* g = act(g) * u over token rows [lo, hi). */
+typedef struct act_ctx {
+    cpu_state *S;
+    int n;
+} act_ctx;
+static void act_rows(void *vctx, int lo, int hi, int thread) {
+    (void)thread;
+    act_ctx *A = vctx;
+    float *g = A->S->s.g, *u = A->S->s.u;
+    for (size_t i = (size_t)lo * A->n; i < (size_t)hi * A->n; i++)
+        g[i] = act(A->S->c.act, g[i]) * u[i];
 }
 
 /* Rotates the first and second halves of each head (HF's rotate_half convention). */
@@ -580,8 +595,8 @@ static void forward_batch(cpu_state *S, ko_doc *docs) {
         rmsnorm(s->x, s->h, T, H, l->ffn_norm, c->rms_eps);
         linear(s->h, T, H, l->w_gate, NULL, ni, s->g);
         linear(s->h, T, H, l->w_up, NULL, ni, s->u);
-        for (size_t i = 0; i < (size_t)T * ni; i++)
-            s->g[i] = act(c->act, s->g[i]) * s->u[i];
+        act_ctx ac = {S, ni};
+        parallel_for(S->n_threads, T, act_rows, &ac);
         linear(s->g, T, ni, l->w_down, NULL, H, s->h);
         if (l->post_ffn_norm)
             rmsnorm(s->h, s->h, T, H, l->post_ffn_norm, c->rms_eps);
