@@ -62,6 +62,8 @@ typedef struct cpu_batch {
     int n_tgt, cap_tgt;
     int32_t *tgt;
     int *tgt_doc, *tgt_choice;
+    float *tgt_lp;               /* out: log-softmax at the target */
+    bool *tgt_top;               /* out: the target is the argmax */
     int n_docs, cap_docs;
     int *doc0, *doclen;          /* each document's first token and token count */
 } cpu_batch;
@@ -349,7 +351,8 @@ static void attention(cpu_state *S, const cpu_layer *l) {
                             (float)c->attn_scale, S->s.q + (size_t)(s0 + r0) * nq + h * hd, nq,
                             S->s.k + (size_t)s0 * nkv + kh * hd, nkv, 0.0f, S->s.att, nk);
                 att_ctx A = {S, l, s0, r0, nk};
-                parallel_for(S->n_threads, nr, softmax_rows, &A);
+                /* threads only where there is work enough to pay for starting them */
+                parallel_for((long)nr * nk >= 65536 ? S->n_threads : 1, nr, softmax_rows, &A);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, nk, 1.0f, S->s.att,
                             nk, S->s.v + (size_t)s0 * nkv + kh * hd, nkv, 0.0f,
                             S->s.o + (size_t)(s0 + r0) * nq + h * hd, nq);
@@ -362,7 +365,6 @@ static void attention(cpu_state *S, const cpu_layer *l) {
 
 typedef struct head_ctx {
     cpu_state *S;
-    ko_doc *docs;
     int row0;                    /* first output row of this chunk */
 } head_ctx;
 
@@ -399,11 +401,8 @@ static void head_range(void *vctx, int lo, int hi, int thread) {
         }
         int row = H->row0 + r;
         for (int k = b->row_t0[row]; k < b->row_t0[row] + b->row_tn[row]; k++) {
-            int32_t tg = b->tgt[k];
-            ko_doc *d = &H->docs[b->tgt_doc[k]];
-            d->logprob[b->tgt_choice[k]] += (double)((l[tg] - mx) - lse);
-            if (tg != best)
-                d->is_greedy[b->tgt_choice[k]] = false;
+            b->tgt_lp[k] = (l[b->tgt[k]] - mx) - lse;
+            b->tgt_top[k] = b->tgt[k] == best;
         }
     }
 }
@@ -444,7 +443,9 @@ static void batch_reserve(cpu_batch *b, int n_tok, int n_rows, int n_tgt, int n_
          b->cap_rows, n_rows);
     GROW((b->tgt = ko_xrealloc(b->tgt, (size_t)b->cap_tgt * sizeof *b->tgt),
           b->tgt_doc = ko_xrealloc(b->tgt_doc, (size_t)b->cap_tgt * sizeof *b->tgt_doc),
-          b->tgt_choice = ko_xrealloc(b->tgt_choice, (size_t)b->cap_tgt * sizeof *b->tgt_choice)),
+          b->tgt_choice = ko_xrealloc(b->tgt_choice, (size_t)b->cap_tgt * sizeof *b->tgt_choice),
+          b->tgt_lp = ko_xrealloc(b->tgt_lp, (size_t)b->cap_tgt * sizeof *b->tgt_lp),
+          b->tgt_top = ko_xrealloc(b->tgt_top, (size_t)b->cap_tgt * sizeof *b->tgt_top)),
          b->cap_tgt, n_tgt);
 }
 
@@ -610,8 +611,15 @@ static void forward_batch(cpu_state *S, ko_doc *docs) {
     for (int r0 = 0; r0 < b->n_rows; r0 += chunk) {
         int n = b->n_rows - r0 < chunk ? b->n_rows - r0 : chunk;
         linear(s->rows + (size_t)r0 * H, n, H, S->lm_head, NULL, c->vocab_size, s->logits);
-        head_ctx hc = {S, docs, r0};
+        head_ctx hc = {S, r0};
         parallel_for(S->n_threads, n, head_range, &hc);
+    }
+    /* Sums per choice, in token order (lm-eval sums the gathered log-softmax values). */
+    for (int k = 0; k < b->n_tgt; k++) {
+        ko_doc *d = &docs[b->tgt_doc[k]];
+        d->logprob[b->tgt_choice[k]] += b->tgt_lp[k];
+        if (!b->tgt_top[k])
+            d->is_greedy[b->tgt_choice[k]] = false;
     }
     S->st.tokens += T;
 }
@@ -633,6 +641,38 @@ static double peak_rss_bytes(void) {
 
 static void cpu_close(void *state);
 
+/* Every tensor the decoder reads has the element count the config implies (the loader checks
+ * shapes; this keeps a malformed ko_model from turning into reads past a buffer). */
+static int check_sizes(const ko_model *m, ko_err *e) {
+    const ko_config *c = &m->cfg;
+    int64_t H = c->hidden, V = c->vocab_size, hd = c->head_dim, ni = c->intermediate;
+    int64_t nq = (int64_t)c->n_heads * hd, nkv = (int64_t)c->n_kv_heads * hd;
+    struct { const ko_tensor *t; int64_t n; const char *what; int layer; } want[] = {
+        {&m->embed, V * H, "embedding", -1}, {&m->final_norm, H, "final norm", -1},
+        {&m->lm_head, V * H, "lm_head", -1}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (want[i].t->data && ko_tensor_numel(want[i].t) != want[i].n)
+            return ko_fail(e, "cpu backend: %s has %lld elements, the config implies %lld",
+                           want[i].what, (long long)ko_tensor_numel(want[i].t), (long long)want[i].n);
+    for (int li = 0; li < c->n_layers; li++) {
+        const ko_layer *l = &m->layers[li];
+        struct { const ko_tensor *t; int64_t n; const char *what; } lw[] = {
+            {&l->attn_norm, H, "attn_norm"}, {&l->post_attn_norm, H, "post_attn_norm"},
+            {&l->ffn_norm, H, "ffn_norm"}, {&l->post_ffn_norm, H, "post_ffn_norm"},
+            {&l->q_norm, hd, "q_norm"}, {&l->k_norm, hd, "k_norm"},
+            {&l->wq, nq * H, "q_proj"}, {&l->wk, nkv * H, "k_proj"}, {&l->wv, nkv * H, "v_proj"},
+            {&l->wo, H * nq, "o_proj"}, {&l->bq, nq, "q bias"}, {&l->bk, nkv, "k bias"},
+            {&l->bv, nkv, "v bias"}, {&l->w_gate, ni * H, "gate_proj"}, {&l->w_up, ni * H, "up_proj"},
+            {&l->w_down, H * ni, "down_proj"}};
+        for (size_t i = 0; i < sizeof lw / sizeof *lw; i++)
+            if (lw[i].t->data && ko_tensor_numel(lw[i].t) != lw[i].n)
+                return ko_fail(e, "cpu backend: layer %d %s has %lld elements, the config implies "
+                                  "%lld", li, lw[i].what, (long long)ko_tensor_numel(lw[i].t),
+                               (long long)lw[i].n);
+    }
+    return 0;
+}
+
 static int cpu_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *e) {
     double t0 = ko_now();
     const ko_config *c = &m->cfg;
@@ -646,6 +686,8 @@ static int cpu_open(const ko_model *m, const ko_engine_opts *o, void **state, ko
                           "heads %d/%d, head_dim %d, vocab %d)", m->path ? m->path : "?",
                        c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
                        c->vocab_size);
+    if (check_sizes(m, e) != 0)
+        return -1;
     cpu_state *S = ko_xcalloc(1, sizeof *S);
     S->m = m;
     S->c = *c;
@@ -656,7 +698,7 @@ static int cpu_open(const ko_model *m, const ko_engine_opts *o, void **state, ko
 
     S->embed = weight(S, &m->embed);
     S->final_norm = norm_weight(S, &m->final_norm);
-    S->lm_head_is_embed = c->tie_embeddings || m->lm_head.data == m->embed.data || !m->lm_head.data;
+    S->lm_head_is_embed = c->tie_embeddings || m->lm_head.data == m->embed.data;
     S->lm_head = S->lm_head_is_embed ? S->embed : weight(S, &m->lm_head);
     /* HF multiplies by sqrt(hidden) as a tensor of the compute dtype: f32 here. */
     S->embed_scale = c->scale_embeddings ? (float)sqrt((double)c->hidden) : 0.0f;
@@ -769,7 +811,7 @@ static void cpu_close(void *state) {
         free(bufs[i]);
     cpu_batch *b = &S->b;
     void *bb[] = {b->tok, b->pos, b->ctx0, b->nctx, b->br0, b->row_tok, b->row_t0, b->row_tn,
-                  b->tgt, b->tgt_doc, b->tgt_choice, b->doc0, b->doclen};
+                  b->tgt, b->tgt_doc, b->tgt_choice, b->tgt_lp, b->tgt_top, b->doc0, b->doclen};
     for (size_t i = 0; i < sizeof bb / sizeof *bb; i++)
         free(bb[i]);
     free(S);
