@@ -379,6 +379,7 @@ static int sliding_layers(const arch *a, const cJSON *text, ko_config *c, ko_err
 }
 
 static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e) {
+    memset(c, 0, sizeof *c); /* first: the callers free c->layer_sliding on any failure */
     const cJSON *text = top;
     if (a->text_config) {
         text = cJSON_GetObjectItemCaseSensitive(top, "text_config");
@@ -387,7 +388,6 @@ static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e)
         static cJSON empty = {.type = cJSON_Object};
         if (!cJSON_IsObject(text)) text = &empty; /* Gemma3Config(text_config=None): all defaults */
     }
-    memset(c, 0, sizeof *c);
     snprintf(c->model_type, sizeof c->model_type, "%s", a->as_type);
     const int BIG = 1 << 24;
     int kv = 0, hd = 0;
@@ -471,6 +471,7 @@ int ko_err_one_line(ko_err *e) {
 }
 
 int ko_config_from_hf(const cJSON *config, ko_config *cfg, ko_err *e) {
+    memset(cfg, 0, sizeof *cfg);
     if (!cJSON_IsObject(config)) return ko_fail(e, "config is not a JSON object");
     const arch *a = find_arch(config, e);
     if (!a) return ko_err_one_line(e);
