@@ -12,7 +12,9 @@ What it writes (all gzip):
                           the components the four real tokenizers do not (NFKC, Lowercase, Strip,
                           regex Replace, Whitespace, Digits, Punctuation, Metaspace "first",
                           ByteLevel with its regex and prefix space, subword prefix/suffix,
-                          lstrip/rstrip/single_word/normalized added tokens, BertProcessing)
+                          lstrip/rstrip/single_word/normalized added tokens, BertProcessing,
+                          Metaspace "first" with byte fallback, a Llama-3-style byte-level BPE)
+  synth_d.gguf            synth_d written as a llama.cpp "gpt2" vocabulary (gguf package)
   hard_<tok>.jsonl.gz     per hard case: ids without and with special tokens, and the decoded text
                           of the ids (skip_special_tokens False and True)
   kobest_<tok>_<k>shot.txt.gz
@@ -139,7 +141,43 @@ def synth_tokenizers(corpus):
                                                       ["<0x%02X>" % i for i in range(256)]))
     c.add_special_tokens(["<s>"])
     c.add_tokens([tokenizers.AddedToken("<sep>", normalized=False, lstrip=True, rstrip=True)])
-    return {"synth_a": a, "synth_b": b, "synth_c": c}
+
+    # Llama-3 style byte-level BPE (its regex, ignore_merges), also written as a "gpt2" GGUF below.
+    d = Tokenizer(models.BPE(ignore_merges=True))
+    d.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(tokenizers.Regex(LLAMA3_RE), "isolated"),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    d.decoder = decoders.ByteLevel()
+    d.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=800, special_tokens=["<|begin_of_text|>"],
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    d.add_special_tokens(["<|end_of_text|>"])
+    return {"synth_a": a, "synth_b": b, "synth_c": c, "synth_d": d}
+
+
+LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+             r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def write_gguf_bpe(tok, path):
+    """The tokenizer as llama.cpp stores a byte-level BPE vocab ("gpt2", pre "llama-bpe")."""
+    import gguf
+    j = json.loads(tok.to_str())
+    vocab = j["model"]["vocab"]
+    special = {a["id"] for a in j["added_tokens"] if a["special"]}
+    inv = {i: s for s, i in vocab.items()}
+    inv.update({a["id"]: a["content"] for a in j["added_tokens"]})
+    n = max(inv) + 1
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("llama-bpe")
+    w.add_token_list([inv[i] for i in range(n)])
+    w.add_token_types([3 if i in special else 1 for i in range(n)])
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in j["model"]["merges"]])
+    w.add_bos_token_id(vocab["<|begin_of_text|>"])
+    w.add_add_bos_token(False)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def safe_decode(t, ids, skip):
@@ -167,6 +205,7 @@ def main():
     k0, k5 = kobest_strings(0), kobest_strings(5)
     hard = hard_cases(k0)
     synth = synth_tokenizers(hard + k0[:2000])
+    write_gguf_bpe(synth["synth_d"], f"{OUT}/synth_d.gguf")
     for name, t in synth.items():
         write_gz(f"{OUT}/{name}.json.gz", t.to_str())
         toks[name] = Tokenizer.from_str(t.to_str())  # what the C side loads

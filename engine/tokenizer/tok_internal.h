@@ -106,6 +106,9 @@ typedef struct tk_norm {
 
 /* ---- pre-tokenizers (tok_pretok.c) --------------------------------------------------------- */
 
+/* GPT-2's split pattern (ByteLevel with use_regex). */
+#define TK_GPT2_RE "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
 typedef enum { TK_P_SPLIT, TK_P_BYTELEVEL, TK_P_METASPACE, TK_P_WHITESPACE, TK_P_WSPLIT, TK_P_DIGITS,
                TK_P_PUNCT } tk_pre_type;
 typedef enum { TK_PREPEND_ALWAYS, TK_PREPEND_FIRST, TK_PREPEND_NEVER } tk_prepend;

@@ -124,8 +124,7 @@ static int add_norm(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
 
 /* ---- pre-tokenizers --------------------------------------------------------------------------- */
 
-/* GPT-2's pattern (ByteLevel with use_regex) and HF Whitespace's. */
-static const char GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+/* HF Whitespace's pattern. */
 /* HF's regex is Oniguruma's, whose Unicode \w also takes marks and the joiners (ZWNJ, ZWJ), which
  * PCRE2's \w does not: spelled out. */
 static const char WS_RE[] = "[\\w\\p{M}\\x{200C}\\x{200D}]+|[^\\w\\p{M}\\x{200C}\\x{200D}\\s]+";
@@ -162,7 +161,7 @@ static int add_pre(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
     case TK_P_BYTELEVEL:
         p->add_prefix_space = get_bool(o, "add_prefix_space", true);
         p->use_regex = get_bool(o, "use_regex", true);
-        return p->use_regex ? tk_pre_builtin_regex(p, GPT2_RE, e) : 0;
+        return p->use_regex ? tk_pre_builtin_regex(p, TK_GPT2_RE, e) : 0;
     case TK_P_METASPACE:
         p->split = get_bool(o, "split", true);
         return metaspace_opts(o, p->repl, &p->repl_n, &p->prepend, what, e);
