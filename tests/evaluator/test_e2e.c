@@ -19,14 +19,19 @@
 #define E2E "tests/evaluator/e2e"
 static const char *TASKS[] = {"kobest_boolq", "kobest_copa", "kobest_hellaswag", "kobest_sentineg", "kobest_wic"};
 
-/* The one file in dir whose name starts with prefix (malloc'd path), or NULL. */
-static char *find_file(const char *dir, const char *prefix) {
+/* The one file in dir whose name starts with prefix and ends with suffix (malloc'd path), or NULL. */
+static char *find_file(const char *dir, const char *prefix, const char *suffix) {
     DIR *d = opendir(dir);
     if (!d) return NULL;
     char *found = NULL;
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && !found) found = ko_xasprintf("%s/%s", dir, de->d_name);
+    {
+        size_t n = strlen(de->d_name), ns = strlen(suffix);
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && n >= ns && strcmp(de->d_name + n - ns, suffix) == 0 &&
+            !found)
+            found = ko_xasprintf("%s/%s", dir, de->d_name);
+    }
     closedir(d);
     return found;
 }
@@ -35,7 +40,7 @@ static char *find_file(const char *dir, const char *prefix) {
  * {"doc_id", "resps": [[ll, greedy], ...]} objects. */
 static cJSON *read_samples(const char *dir, const char *task) {
     char *prefix = ko_xasprintf("samples_%s_", task);
-    char *path = find_file(dir, prefix);
+    char *path = find_file(dir, prefix, ".jsonl");
     free(prefix);
     CHECK(path != NULL, "no samples file for %s in %s", task, dir);
     if (!path) return NULL;
@@ -94,7 +99,7 @@ static void run_shots(int shots, int limit) {
     CHECK(rc == 0, "%s: exit %d", cmd, rc);
     free(cmd);
     char *dir = ko_xasprintf("%s/tests__evaluator__e2e__model", tmp);
-    char *res_path = find_file(dir, "results_");
+    char *res_path = find_file(dir, "results_", ".json");
     CHECK(res_path != NULL, "no results file in %s", dir);
     ko_buf b = {0};
     ko_err e;
