@@ -2,6 +2,8 @@
 """make_e2e_goldens.py — the whole pipeline against lm-eval 0.4.13 itself, offline, on CPU.
 
   python scripts/make_e2e_goldens.py [--data ../shared/datasets/kobest_v1] [--out tests/evaluator/e2e]
+  python scripts/make_e2e_goldens.py --gguf models/gemma-3-270m-q4_k_m.gguf [--out tests/evaluator/real]
+      [--limit0 10 --limit5 3]
 
 Needs: pip install lm-eval==0.4.13 torch transformers tokenizers pandas datasets.
 What it writes under --out:
@@ -15,6 +17,9 @@ What it writes under --out:
                     one line per request from lm-eval's samples: {"task","doc_id","choice","ll",
                     "is_greedy"} and one line per task {"task","metrics":{"acc,none":...}} with
                     lm-eval's reported metrics for the first LIMIT docs of each test split.
+With --gguf, no tiny model is made: lm-eval's HF backend loads the real GGUF itself (model_args
+gguf_file=..., transformers dequantises it to float32 and builds its tokenizer from the GGUF vocab),
+and the same lmeval_{0,5}shot.jsonl.gz are written for --limit0 / --limit5 docs per task.
 lm-eval runs its real HF backend (`--model hf`, dtype float32, batch 8) on that folder; datasets are
 built from the KoBEST TSVs exactly as scripts/make_request_goldens.py does. tests/evaluator/test_e2e.sh
 runs koeval on the same folder and compares.
@@ -105,10 +110,10 @@ def make_model(path):
     model.save_pretrained(path, safe_serialization=True)
 
 
-def run_lm_eval(model_dir, shots, limit):
+def run_lm_eval(model_args, shots, limit):
     import lm_eval
     return lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model_dir},dtype=float32,device=cpu",
+        model="hf", model_args=f"{model_args},dtype=float32,device=cpu",
         tasks=TASKS, num_fewshot=shots, limit=limit, batch_size=8, log_samples=True,
         bootstrap_iters=100000)
 
@@ -129,22 +134,41 @@ def golden_lines(res):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "datasets", "kobest_v1"))
-    ap.add_argument("--out", default=os.path.join(HERE, "..", "tests", "evaluator", "e2e"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--gguf", default=None, help="a real GGUF file instead of the tiny model")
+    ap.add_argument("--limit0", type=int, default=None)
+    ap.add_argument("--limit5", type=int, default=None)
     a = ap.parse_args()
-    model_dir = os.path.join(a.out, "model")
-    make_tokenizer(a.data, model_dir)
-    make_model(model_dir)
+    limits = dict(LIMIT)
+    if a.gguf:
+        out = a.out or os.path.join(HERE, "..", "tests", "evaluator", "real")
+        gguf = os.path.abspath(a.gguf)
+        model_args = f"pretrained={os.path.dirname(gguf)},gguf_file={os.path.basename(gguf)}"
+        limits = {0: 10, 5: 3}
+    else:
+        out = a.out or os.path.join(HERE, "..", "tests", "evaluator", "e2e")
+        model_dir = os.path.join(out, "model")
+        make_tokenizer(a.data, model_dir)
+        make_model(model_dir)
+        model_args = f"pretrained={model_dir}"
+    if a.limit0 is not None:
+        limits[0] = a.limit0
+    if a.limit5 is not None:
+        limits[5] = a.limit5
+    os.makedirs(out, exist_ok=True)
 
     import datasets
     import lm_eval.api.task as api_task
     datasets.load_dataset = api_task.datasets.load_dataset = mrg.fake_load_dataset(a.data)
-    for shots, limit in LIMIT.items():
-        res = run_lm_eval(model_dir, shots, limit)
-        with gzip.GzipFile(os.path.join(a.out, f"lmeval_{shots}shot.jsonl.gz"), "wb", mtime=0) as f:
+    for shots, limit in limits.items():
+        if not limit:
+            continue
+        res = run_lm_eval(model_args, shots, limit)
+        with gzip.GzipFile(os.path.join(out, f"lmeval_{shots}shot.jsonl.gz"), "wb", mtime=0) as f:
             for line in golden_lines(res):
                 f.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
         for task in TASKS:
-            print(shots, task, res["results"][task])
+            print(shots, task, res["results"][task], flush=True)
 
 
 if __name__ == "__main__":
