@@ -11,6 +11,9 @@ mkdir -p "$out"
 CC=${FUZZ_CC:-clang}
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 lib="common/ko.c $(ls datasets/*.c)"
+# per-target sources beyond lib (default: none)
+declare -A extra=([fuzz_gguf]="engine/model/gguf.c")
+declare -A maxlen=([fuzz_gguf]=131072)   # the synthetic seed is a whole (86 KB) GGUF
 
 # Seeds: selector byte (see tests/fuzz/fuzz_datasets.c) + the head of a real file of that dataset.
 seeds=$out/seeds_datasets
@@ -27,18 +30,23 @@ for pair in 0:BoolQ 1:COPA 2:WiC 3:HellaSwag 4:SentiNeg; do
     done
 done
 printf '\x01{"paragraph": "p", "question": "q", "label": 1}\n{"paragraph": "\\u00e9", "question": "", "label": 0}\n' >"$seeds/jsonl_boolq"
+# GGUF seeds: the synthetic test file and the header of the real model when present.
+seeds_gguf=$out/seeds_gguf
+mkdir -p "$seeds_gguf"
+gzip -dc tests/gguf/data/synthetic.gguf.gz >"$seeds_gguf/synthetic"
+[ -f models/gemma-3-270m-q4_k_m.gguf ] && head -c 4096 models/gemma-3-270m-q4_k_m.gguf >"$seeds_gguf/gemma_head"
 printf '\x07{"context": "c", "ending_1": "a", "ending_2": "b", "ending_3": "c", "ending_4": "d", "label": 3}\n' >"$seeds/jsonl_hellaswag"
 
 status=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin=$out/$name
-    $CC $flags -o "$bin" "$src" $lib -lcjson -lz
+    $CC $flags -o "$bin" "$src" $lib ${extra[$name]:-} -lcjson -lz
     corpus=$out/corpus_$name
     mkdir -p "$corpus"
     echo "== $name: ${secs}s"
-    if ! "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$out/${name}_" -print_final_stats=1 "$corpus" "$seeds" 2>"$out/$name.log"; then
+    if ! "$bin" -max_total_time="$secs" -max_len=${maxlen[$name]:-4096} -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$out/${name}_" -print_final_stats=1 "$corpus" "$out/seeds_${name#fuzz_}" 2>"$out/$name.log"; then
         status=1
         tail -n 40 "$out/$name.log"
     fi

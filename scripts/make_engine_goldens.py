@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""make_engine_goldens.py — per-request log-likelihoods of the tiny models, from HF transformers.
+
+  python scripts/make_engine_goldens.py [--tiny tests/engine/tiny] [--out tests/engine/goldens]
+
+Needs: transformers (>= 5), torch (CPU). Run scripts/make_tiny_models.py first. For every tiny model
+it writes <out>/<name>.jsonl.gz, one JSON line per document:
+
+  {"ctx": [ids], "conts": [[ids], ...], "logprob": [float, ...], "is_greedy": [bool, ...],
+   "gap": [float, ...]}
+
+computed exactly the way lm-eval 0.4.x's HFLM._loglikelihood_tokens does it, one choice at a time:
+the model input is (ctx + cont)[:-1]; the log_softmax rows at the last len(cont) positions are
+gathered at the continuation tokens and summed (float32, as torch does it); is_greedy is whether
+torch's argmax of each of those rows equals the token. The model runs in float32 with eager
+attention (AutoModelForCausalLM.from_pretrained(dtype=float32, attn_implementation="eager"), the
+class lm-eval would get). "gap" is, per request, the smallest top-1 minus top-2 logit margin over the
+continuation's positions: is_greedy is only a fair comparison where it is not ~0.
+
+Documents are deterministic (random.Random(seed)): context lengths from 1 to 70 (the sliding
+windows are 16), 1-4 choices of 1-10 tokens, including choices that share a prefix, and in some
+documents one choice that is the model's own greedy continuation (so is_greedy is sometimes true).
+"""
+import argparse
+import gzip
+import json
+import os
+import random
+
+import torch
+
+CTX_LENS = [1, 1, 2, 3, 5, 8, 13, 15, 16, 17, 20, 24, 31, 33, 40, 47, 52, 60, 64, 70]
+
+
+@torch.no_grad()
+def score(model, ctx, cont):
+    inp = torch.tensor([(ctx + cont)[:-1]])
+    logits = model(inp).logits[0].float()
+    logp = torch.log_softmax(logits, dim=-1)[-len(cont):]
+    target = torch.tensor(cont)
+    lp = logp.gather(1, target[:, None]).squeeze(1).sum()
+    greedy = bool((logp.argmax(dim=-1) == target).all())
+    rows = logits[-len(cont):]
+    top2 = rows.topk(2, dim=-1).values
+    gap = float((top2[:, 0] - top2[:, 1]).min())
+    return float(lp), greedy, gap
+
+
+@torch.no_grad()
+def greedy_tokens(model, ctx, n):
+    seq = list(ctx)
+    for _ in range(n):
+        logits = model(torch.tensor([seq])).logits[0, -1]
+        seq.append(int(logits.argmax()))
+    return seq[len(ctx):]
+
+
+def documents(model, vocab, seed):
+    rng = random.Random(seed)
+    docs = []
+    for i, n_ctx in enumerate(CTX_LENS):
+        ctx = [rng.randrange(vocab) for _ in range(n_ctx)]
+        if i % 5 == 1:
+            ctx[0] = 0
+        if i % 5 == 2:
+            ctx[-1] = vocab - 1
+        k = 1 + rng.randrange(4)
+        conts = []
+        for c in range(k):
+            n = 1 + rng.randrange(10)
+            if c > 0 and rng.random() < 0.3:
+                # shares a prefix with the previous choice (as real answer choices often do)
+                prev = conts[-1]
+                cut = rng.randrange(len(prev) + 1)
+                cont = prev[:cut] + [rng.randrange(vocab) for _ in range(max(1, n - cut))]
+            else:
+                cont = [rng.randrange(vocab) for _ in range(n)]
+            conts.append(cont)
+        if i % 3 == 0:
+            conts[rng.randrange(k)] = greedy_tokens(model, ctx, 1 + rng.randrange(3))
+        docs.append((ctx, conts))
+    return docs
+
+
+def main():
+    from transformers import AutoModelForCausalLM
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tiny", default="tests/engine/tiny")
+    ap.add_argument("--out", default="tests/engine/goldens")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for seed, name in enumerate(sorted(os.listdir(args.tiny))):
+        folder = os.path.join(args.tiny, name)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
+                                                     attn_implementation="eager")
+        model.eval()
+        vocab = model.config.get_text_config().vocab_size
+        lines = []
+        n_req = n_greedy = 0
+        min_gap = float("inf")
+        for ctx, conts in documents(model, vocab, 1000 + seed):
+            res = [score(model, ctx, c) for c in conts]
+            lines.append(json.dumps({"ctx": ctx, "conts": conts,
+                                     "logprob": [r[0] for r in res],
+                                     "is_greedy": [r[1] for r in res],
+                                     "gap": [r[2] for r in res]}))
+            n_req += len(res)
+            n_greedy += sum(r[1] for r in res)
+            min_gap = min(min_gap, min(r[2] for r in res))
+        path = os.path.join(args.out, name + ".jsonl.gz")
+        with gzip.GzipFile(path, "wb", mtime=0) as f:
+            f.write(("\n".join(lines) + "\n").encode())
+        print(f"{name}: {len(lines)} docs, {n_req} requests, {n_greedy} greedy, "
+              f"min top1-top2 gap {min_gap:.3g}")
+
+
+if __name__ == "__main__":
+    main()
