@@ -70,6 +70,12 @@ struct cuda_state {
     float *tlogit;
     int max_tgt;
     int RG, VC;           /* LM head: rows per group, vocab columns per chunk */
+    /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
+    bool profile;
+    bool attn_simple;
+    cudaEvent_t pev[1024];
+    int pcat[1024], npev;
+    double ptime[16];
     /* stats */
     double load_s, score_s;
     long long tokens, docs;
@@ -253,6 +259,8 @@ void state_free(cuda_state *s) {
     void *ps[] = {s->embed, s->final_norm, s->invf_g, s->invf_l, s->ws};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         if (ps[i]) cudaFree(ps[i]);
+    for (int i = 0; i < 1024; i++)
+        if (s->pev[i]) cudaEventDestroy(s->pev[i]);
     if (s->cb) cublasDestroy(s->cb);
     if (s->st) cudaStreamDestroy(s->st);
     free(s->cfg.layer_sliding);
@@ -385,6 +393,8 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
         return ko_fail(e, "cuda: unknown dtype '%s' (bfloat16, float16, float32)", dt);
     }
     s->esz = s->dt == KO_F32 ? 4 : 2;
+    s->attn_simple = getenv("KOEVAL_CUDA_ATTN") && !strcmp(getenv("KOEVAL_CUDA_ATTN"), "simple");
+    s->profile = getenv("KOEVAL_CUDA_PROFILE") && atoi(getenv("KOEVAL_CUDA_PROFILE")) > 0;
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);
@@ -537,9 +547,46 @@ struct dev_meta {
     unsigned char *greedy;
 };
 
+enum { P_EMBED, P_QKV, P_ROPE, P_ATTN, P_O, P_NORM, P_GU, P_ACT, P_DOWN, P_LMGEMM, P_LMLSE, P_NCAT };
+const char *pname[P_NCAT] = {"embed", "qkv_gemm", "qknorm_rope", "attention", "o_gemm", "resid_norm",
+                             "gateup_gemm", "act", "down_gemm", "lmhead_gemm", "lmhead_lse"};
+inline void mark(cuda_state *s, int cat) {
+    if (!s->profile || s->npev >= 1024) return;
+    if (!s->pev[s->npev]) cudaEventCreate(&s->pev[s->npev]);
+    cudaEventRecord(s->pev[s->npev], s->st);
+    s->pcat[s->npev++] = cat;
+}
+void prof_collect(cuda_state *s) {
+    if (!s->profile) return;
+    cudaEventSynchronize(s->pev[s->npev - 1]);
+    for (int i = 1; i < s->npev; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, s->pev[i - 1], s->pev[i]);
+        s->ptime[s->pcat[i]] += ms / 1e3;
+    }
+    s->npev = 0;
+}
+
 inline int grid_for(long long n, int bs) {
     long long g = (n + bs - 1) / bs;
     return (int)(g > 65535 * 8 ? 65535 * 8 : (g < 1 ? 1 : g));
+}
+
+/* Tensor-core attention for 16-bit types when head_dim is a multiple of 16 and its shared memory
+ * fits the card (KOEVAL_CUDA_ATTN=simple forces the plain kernel, for comparisons). */
+template <class T> bool tc_ok(const cuda_state *s) {
+    if (sizeof(T) != 2 || s->cfg.head_dim % 16) return false;
+    if (s->attn_simple) return false;
+    return tc_plan(s->cfg.head_dim).total <= s->prop.sharedMemPerBlockOptin;
+}
+template <> bool tc_ok<float>(const cuda_state *) { return false; }
+
+/* The row kernel, vectorised to 16 bytes per access when the hidden size allows it. */
+template <class T>
+void rowk(cuda_state *s, int n, T *X, const T *Y, const T *postw, const T *prew, T *out, const int *rows, int H, float eps, int p1) {
+    constexpr int V = 16 / sizeof(T);
+    if (H % V == 0) row_k<T, V><<<n, 128, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
+    else row_k<T, 1><<<n, 256, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
 }
 
 template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch *b, ko_err *e) {
@@ -553,10 +600,12 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
     const int *tok = dm->tok + b->t0, *pos = dm->pos + b->t0, *br = dm->br + b->t0;
     const ko_tile *tiles = dm->tiles + b->tile0;
     cudaStream_t st = s->st;
-    const int rb = 256;
-    embed_k<T><<<nt, rb, 0, st>>>((const T *)s->embed, tok, X, H, c.scale_embeddings ? 1 : 0);
-    row_k<T><<<nt, rb, 0, st>>>(X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
-    const size_t asm_bytes = att_smem(hd, sizeof(T));
+    mark(s, P_EMBED);
+    embed_k<T><<<nt, 256, 0, st>>>((const T *)s->embed, tok, X, H, c.scale_embeddings ? 1 : 0);
+    rowk<T>(s, nt, X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
+    mark(s, P_EMBED);
+    const size_t asm_bytes = att_smem(hd, sizeof(T)), tc_bytes = tc_plan(hd).total;
+    const bool use_tc = tc_ok<T>(s);
     for (int l = 0; l < c.n_layers; l++) {
         const layer_w *w = &s->L[l];
         if (w->bqkv) {
@@ -564,18 +613,36 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
             bias_fill_k<T><<<grid_for(tot, 256), 256, 0, st>>>(QKV, (const T *)w->bqkv, S, tot);
         }
         if (gemm(s, w->wqkv, XN, QKV, nt, S, H, w->bqkv ? 1.f : 0.f, e)) return -1;
+        mark(s, P_QKV);
         qk_rope_k<T><<<nt, 128, 4 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
                                                                w->sliding ? s->invf_l : s->invf_g);
-        attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
-                                                              (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
+        mark(s, P_ROPE);
+        if constexpr (sizeof(T) == 2) {
+            if (use_tc)
+                attn_tc_k<T><<<dim3(b->ntile, nh), 128, tc_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
+                                                                       (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
+        }
+        if (!use_tc)
+            attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
+                                                                  (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
+        mark(s, P_ATTN);
         if (gemm(s, w->wo, A, Y, nt, H, nh * hd, 0.f, e)) return -1;
-        row_k<T><<<nt, rb, 0, st>>>(X, Y, (const T *)w->post_attn, (const T *)w->ffn_norm, XN, NULL, H, eps, p1);
+        mark(s, P_O);
+        rowk<T>(s, nt, X, Y, (const T *)w->post_attn, (const T *)w->ffn_norm, XN, NULL, H, eps, p1);
+        mark(s, P_NORM);
         if (gemm(s, w->wgu, XN, GU, nt, 2 * I, H, 0.f, e)) return -1;
-        long long tot = (long long)nt * I;
-        act_mul_k<T><<<grid_for(tot, 256), 256, 0, st>>>(GU, ACT, I, tot, (int)c.act);
+        mark(s, P_GU);
+        constexpr int AV = 16 / sizeof(T);
+        if (I % AV == 0)
+            act_mul_k<T, AV><<<dim3((I / AV + 127) / 128, nt), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+        else
+            act_mul_k<T, 1><<<dim3((I + 127) / 128, nt), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+        mark(s, P_ACT);
         if (gemm(s, w->wd, ACT, Y, nt, H, I, 0.f, e)) return -1;
+        mark(s, P_DOWN);
         const T *next = l + 1 < c.n_layers ? (const T *)s->L[l + 1].attn_norm : NULL;
-        row_k<T><<<nt, rb, 0, st>>>(X, Y, (const T *)w->post_ffn, next, XN, NULL, H, eps, p1);
+        rowk<T>(s, nt, X, Y, (const T *)w->post_ffn, next, XN, NULL, H, eps, p1);
+        mark(s, P_NORM);
         CK(cudaGetLastError());
     }
     /* LM head over the rows that need logits, in row groups x vocabulary chunks. */
@@ -584,23 +651,31 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
     const T *W = (const T *)s->lm_head;
     for (int g0 = 0; g0 < b->nrow; g0 += s->RG) {
         int rg = b->nrow - g0 < s->RG ? b->nrow - g0 : s->RG;
-        row_k<T><<<rg, rb, 0, st>>>(X, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, rows + g0, H, eps, p1);
+        rowk<T>(s, rg, X, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, rows + g0, H, eps, p1);
         for (int v0 = 0; v0 < c.vocab_size; v0 += s->VC) {
             int nv = c.vocab_size - v0 < s->VC ? c.vocab_size - v0 : s->VC;
+            mark(s, P_LMLSE);
             if (gemm(s, W + (size_t)v0 * H, s->HN, s->LG, rg, nv, H, 0.f, e)) return -1;
+            mark(s, P_LMGEMM);
             lse_chunk_k<T><<<rg, 256, 0, st>>>((const T *)s->LG, nv, v0, (float)c.final_softcap, s->rowst + g0, row_ts + g0,
                                                row_tn + g0, dm->ttok + b->tg0, s->tlogit);
         }
     }
     lse_final_k<<<(b->ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + b->tg0, dm->ttok + b->tg0, s->tlogit,
                                                       dm->lp + b->tg0, dm->greedy + b->tg0, b->ntg);
+    mark(s, P_LMLSE);
     CK(cudaGetLastError());
+    prof_collect(s);
     return 0;
 }
 
 template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
     size_t need = att_smem(s->cfg.head_dim, sizeof(T));
     CK(cudaFuncSetAttribute(attn_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
+    if constexpr (sizeof(T) == 2) {
+        if (tc_ok<T>(s))
+            CK(cudaFuncSetAttribute(attn_tc_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_plan(s->cfg.head_dim).total));
+    }
     return 0;
 }
 
@@ -740,6 +815,13 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     }
     s->tokens += p.ntok;
     s->docs += n;
+    if (s->profile) {
+        double tot = 0;
+        for (int i = 0; i < P_NCAT; i++) tot += s->ptime[i];
+        fprintf(stderr, "koeval: cuda profile (cumulative, %.3f s in kernels):", tot);
+        for (int i = 0; i < P_NCAT; i++) fprintf(stderr, " %s %.3f", pname[i], s->ptime[i]);
+        fprintf(stderr, "\n");
+    }
     rc = 0;
 out:
     free(lp_h);

@@ -66,38 +66,69 @@ template <class T> __global__ void embed_k(const T *E, const int *tok, T *x, int
 /* The residual step and the next norm, one block per row:
  *   if Y:    X[r] = round(X[r] + (postw ? norm(Y[r], postw) : Y[r]))
  *   if prew: out[r] = norm(X[src], prew), src = rows ? rows[r] : r (rows only without Y).
- * Each thread touches the same elements in every pass, so it reads back its own writes. */
-template <class T>
+ * V consecutive elements per thread (16-byte accesses for V * sizeof(T) == 16; H % V == 0). Each
+ * thread touches the same elements in every pass, so it reads back its own writes. */
+template <class T, int V> struct vec { T v[V]; };
+template <class T, int V> __device__ __forceinline__ vec<T, V> ldv(const T *p) {
+    vec<T, V> r;
+    if constexpr (V * sizeof(T) == 16) *(uint4 *)r.v = *(const uint4 *)p;
+    else
+#pragma unroll
+        for (int j = 0; j < V; j++) r.v[j] = p[j];
+    return r;
+}
+template <class T, int V> __device__ __forceinline__ void stv(T *p, const vec<T, V> &r) {
+    if constexpr (V * sizeof(T) == 16) *(uint4 *)p = *(const uint4 *)r.v;
+    else
+#pragma unroll
+        for (int j = 0; j < V; j++) p[j] = r.v[j];
+}
+template <class T, int V>
 __global__ void row_k(T *X, const T *Y, const T *postw, const T *prew, T *out, const int *rows, int H,
                       float eps, int plus1) {
     int r = blockIdx.x;
     T *x = X + (size_t)(rows ? rows[r] : r) * H;
+    const int step = blockDim.x * V;
     if (Y) {
         const T *y = Y + (size_t)r * H;
         float r1 = 1.f;
         if (postw) {
             float ss = 0.f;
-            for (int i = threadIdx.x; i < H; i += blockDim.x) {
-                float v = tof(y[i]);
-                ss += v * v;
+            for (int i = threadIdx.x * V; i < H; i += step) {
+                vec<T, V> a = ldv<T, V>(y + i);
+#pragma unroll
+                for (int j = 0; j < V; j++) ss += tof(a.v[j]) * tof(a.v[j]);
             }
             r1 = rsqrtf(block_sum(ss) / H + eps);
         }
-        for (int i = threadIdx.x; i < H; i += blockDim.x) {
-            float v = tof(y[i]);
-            if (postw) v = norm_val<T>(v, r1, postw[i], plus1);
-            x[i] = fromf<T>(tof(x[i]) + v);
+        for (int i = threadIdx.x * V; i < H; i += step) {
+            vec<T, V> a = ldv<T, V>(y + i), xv = ldv<T, V>(x + i);
+            vec<T, V> wv;
+            if (postw) wv = ldv<T, V>(postw + i);
+#pragma unroll
+            for (int j = 0; j < V; j++) {
+                float v = tof(a.v[j]);
+                if (postw) v = norm_val<T>(v, r1, wv.v[j], plus1);
+                xv.v[j] = fromf<T>(tof(xv.v[j]) + v);
+            }
+            stv<T, V>(x + i, xv);
         }
     }
     if (prew) {
         float ss = 0.f;
-        for (int i = threadIdx.x; i < H; i += blockDim.x) {
-            float v = tof(x[i]);
-            ss += v * v;
+        for (int i = threadIdx.x * V; i < H; i += step) {
+            vec<T, V> a = ldv<T, V>(x + i);
+#pragma unroll
+            for (int j = 0; j < V; j++) ss += tof(a.v[j]) * tof(a.v[j]);
         }
         float r2 = rsqrtf(block_sum(ss) / H + eps);
         T *o = out + (size_t)r * H;
-        for (int i = threadIdx.x; i < H; i += blockDim.x) o[i] = fromf<T>(norm_val<T>(tof(x[i]), r2, prew[i], plus1));
+        for (int i = threadIdx.x * V; i < H; i += step) {
+            vec<T, V> a = ldv<T, V>(x + i), wv = ldv<T, V>(prew + i), ov;
+#pragma unroll
+            for (int j = 0; j < V; j++) ov.v[j] = fromf<T>(norm_val<T>(tof(a.v[j]), r2, wv.v[j], plus1));
+            stv<T, V>(o + i, ov);
+        }
     }
 }
 
@@ -261,18 +292,175 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
     }
 }
 
+
+/* ---- attention on tensor cores (bf16 / fp16; WMMA 16x16x16, fp32 accumulate) ----
+ * Same tree mask and semantics as attn_k. Block = 4 warps = one tile of 16 queries x one head.
+ * Per chunk of 32 keys: warps 0-1 compute S = Q K^T (16 x 32) into shared memory; all threads do the
+ * masked online softmax (8 threads per row), write P rounded to T (as flash attention feeds its PV
+ * product) and rescale the fp32 output rows; then the 4 warps accumulate O += P V over their
+ * 16-column slices of head_dim (O lives in shared memory, fp32). head_dim a multiple of 16. */
+#include <mma.h>
+#define TC_KC 32
+struct tc_layout {
+    int ldq, ldk, lds, ldp, ldo;
+    size_t q, k, v, s, p, o, st, total;
+};
+__host__ __device__ inline tc_layout tc_plan(int hd) {
+    tc_layout L;
+    L.ldq = L.ldk = hd + 8;
+    L.lds = TC_KC + 4;
+    L.ldp = TC_KC + 8;
+    L.ldo = hd + 4;
+    size_t off = 0;
+    L.q = off; off += (size_t)16 * L.ldq * 2;
+    L.k = off; off += (size_t)TC_KC * L.ldk * 2;
+    L.v = off; off += (size_t)TC_KC * L.ldk * 2;
+    off = (off + 31) & ~(size_t)31;
+    L.s = off; off += (size_t)16 * L.lds * 4;
+    L.p = off; off += (size_t)16 * L.ldp * 2;
+    off = (off + 31) & ~(size_t)31;
+    L.o = off; off += (size_t)16 * L.ldo * 4;
+    L.st = off; off += 3 * 16 * 4;
+    L.total = off;
+    return L;
+}
+
+template <class T>
+__global__ void __launch_bounds__(128) attn_tc_k(const T *qkv, T *out, const ko_tile *tiles, const int *pos, const int *br,
+                                                 int nh, int nkv, int hd, int stride, float scale, float softcap, int window) {
+    using namespace nvcuda;
+    extern __shared__ __align__(128) unsigned char tc_raw[];
+    const tc_layout L = tc_plan(hd);
+    T *Qs = (T *)(tc_raw + L.q), *Ks = (T *)(tc_raw + L.k), *Vs = (T *)(tc_raw + L.v), *Ps = (T *)(tc_raw + L.p);
+    float *Ss = (float *)(tc_raw + L.s), *Os = (float *)(tc_raw + L.o);
+    float *mrow = (float *)(tc_raw + L.st), *lrow = mrow + 16;
+    const ko_tile tl = tiles[blockIdx.x];
+    const int h = blockIdx.y, g = h / (nh / nkv);
+    const int tid = threadIdx.x, w = tid >> 5;
+    const int v8 = hd / 8; /* 16-byte vectors per row */
+    for (int i = tid; i < 16 * v8; i += blockDim.x) {
+        int r = i / v8, c = (i % v8) * 8;
+        uint4 val = make_uint4(0, 0, 0, 0);
+        if (r < tl.nq) val = *(const uint4 *)(qkv + (size_t)(tl.q0 + r) * stride + (size_t)h * hd + c);
+        *(uint4 *)(Qs + r * L.ldq + c) = val;
+    }
+    for (int i = tid; i < 16 * hd; i += blockDim.x) Os[(i / hd) * L.ldo + i % hd] = 0.f;
+    if (tid < 16) { mrow[tid] = -CUDART_INF_F; lrow[tid] = 0.f; }
+    /* softmax role: row sr, columns sc*4 .. sc*4+3 */
+    const int sr = tid >> 3, sc = tid & 7;
+    const int sq = tl.q0 + sr;
+    const bool rvalid = sr < tl.nq;
+    const int qpos = rvalid ? pos[sq] : 0, qbr = rvalid ? br[sq] : 0;
+    const int kend = tl.q0 + tl.nq;
+    const size_t koff = (size_t)(nh + g) * hd, voff = (size_t)(nh + nkv + g) * hd;
+    for (int c0 = tl.k0; c0 < kend; c0 += TC_KC) {
+        __syncthreads();
+        for (int i = tid; i < TC_KC * v8; i += blockDim.x) {
+            int r = i / v8, c = (i % v8) * 8, k = c0 + r;
+            uint4 kv = make_uint4(0, 0, 0, 0), vv = kv;
+            if (k < kend) {
+                kv = *(const uint4 *)(qkv + (size_t)k * stride + koff + c);
+                vv = *(const uint4 *)(qkv + (size_t)k * stride + voff + c);
+            }
+            *(uint4 *)(Ks + r * L.ldk + c) = kv;
+            *(uint4 *)(Vs + r * L.ldk + c) = vv;
+        }
+        __syncthreads();
+        if (w < 2) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < hd; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(a, Qs + kk, L.ldq);
+                wmma::load_matrix_sync(b, Ks + (w * 16) * L.ldk + kk, L.ldk);
+                wmma::mma_sync(acc, a, b, acc);
+            }
+            wmma::store_matrix_sync(Ss + w * 16, acc, L.lds, wmma::mem_row_major);
+        }
+        __syncthreads();
+        {
+            float sv[4], mx = -CUDART_INF_F;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                int col = sc * 4 + j, k = c0 + col;
+                bool vis = rvalid && k < kend && k <= sq;
+                if (vis) {
+                    int kb = br[k];
+                    vis = (kb < 0 || kb == qbr) && (window <= 0 || qpos - pos[k] < window);
+                }
+                float x = -CUDART_INF_F;
+                if (vis) {
+                    x = Ss[sr * L.lds + col] * scale;
+                    if (softcap > 0.f) x = softcap * tanhf(x / softcap);
+                }
+                sv[j] = x;
+                mx = fmaxf(mx, x);
+            }
+            for (int o = 4; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            const float mold = mrow[sr];
+            const float mnew = fmaxf(mold, mx);
+            float corr = 1.f, sum = 0.f;
+            if (mnew != -CUDART_INF_F) corr = expf(mold - mnew);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float p = sv[j] == -CUDART_INF_F ? 0.f : expf(sv[j] - mnew);
+                Ps[sr * L.ldp + sc * 4 + j] = fromf<T>(p); /* P in T for the PV product, the sum in fp32 (as FA2) */
+                sum += p;
+            }
+            for (int o = 4; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            if (corr != 1.f)
+                for (int d = sc; d < hd; d += 8) Os[sr * L.ldo + d] *= corr;
+            __syncwarp();
+            if (sc == 0) {
+                mrow[sr] = mnew;
+                lrow[sr] = lrow[sr] * corr + sum;
+            }
+        }
+        __syncthreads();
+        for (int cb = w; cb < hd / 16; cb += 4) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::load_matrix_sync(acc, Os + cb * 16, L.ldo, wmma::mem_row_major);
+#pragma unroll
+            for (int kk = 0; kk < TC_KC; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
+                wmma::load_matrix_sync(a, Ps + kk, L.ldp);
+                wmma::load_matrix_sync(b, Vs + kk * L.ldk + cb * 16, L.ldk);
+                wmma::mma_sync(acc, a, b, acc);
+            }
+            wmma::store_matrix_sync(Os + cb * 16, acc, L.ldo, wmma::mem_row_major);
+        }
+    }
+    __syncthreads();
+    for (int i = tid; i < tl.nq * hd; i += blockDim.x) {
+        int r = i / hd, d = i % hd;
+        out[(size_t)(tl.q0 + r) * nh * hd + (size_t)h * hd + d] = fromf<T>(Os[r * L.ldo + d] / lrow[r]);
+    }
+}
+
 /* out[t, i] = round(round(act(g)) * u) with g, u the two halves of the fused gate|up row. */
-template <class T> __global__ void act_mul_k(const T *gu, T *out, int I, long long total, int act) {
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
-         idx += (long long)gridDim.x * blockDim.x) {
-        long long t = idx / I;
-        int i = (int)(idx % I);
-        float g = tof(gu[t * 2 * I + i]), u = tof(gu[t * 2 * I + I + i]);
-        float a;
-        if (act == 0) a = g / (1.f + expf(-g));                                                    /* silu */
-        else if (act == 1) a = 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
-        else a = 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                   /* gelu */
-        out[idx] = fromf<T>(rnd<T>(a) * u);
+__device__ __forceinline__ float act_f(float g, int act) {
+    if (act == 0) return g / (1.f + expf(-g));                                                   /* silu */
+    if (act == 1) return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
+    return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                      /* gelu */
+}
+/* grid (ceil(I / (blockDim * V)), tokens); V elements per thread, 16-byte accesses when V * size = 16. */
+template <class T, int V> __global__ void act_mul_k(const T *gu, T *out, int I, int act) {
+    const size_t t = blockIdx.y;
+    const int i0 = (blockIdx.x * blockDim.x + threadIdx.x) * V;
+    if (i0 >= I) return;
+    const T *g = gu + t * 2 * I + i0, *u = g + I;
+    T *o = out + t * I + i0;
+    if (V > 1 && i0 + V <= I) {
+        T gv[V], uv[V], ov[V];
+        *(uint4 *)gv = *(const uint4 *)g;
+        *(uint4 *)uv = *(const uint4 *)u;
+#pragma unroll
+        for (int j = 0; j < V; j++) ov[j] = fromf<T>(rnd<T>(act_f(tof(gv[j]), act)) * tof(uv[j]));
+        *(uint4 *)o = *(const uint4 *)ov;
+    } else {
+        for (int j = 0; j < V && i0 + j < I; j++) o[j] = fromf<T>(rnd<T>(act_f(tof(g[j]), act)) * tof(u[j]));
     }
 }
 

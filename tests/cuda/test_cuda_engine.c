@@ -377,7 +377,9 @@ int main(void) {
             for (int i = 0; i < NDOC; i++)
                 for (int c = 0; c < d[i].k; c++) {
                     double err = fabs(d[i].lp[c] - d[i].ref[c]);
-                    double tol = v < 2 ? 2e-3 : 0.03 * d[i].nn[c] + 0.03;
+                    /* fp32: float rounding only. 16-bit: HF-style rounding of every activation against a float64
+                     * reference drifts by ~0.5% of these peaked tiny models' large log-probs. */
+                    double tol = v < 2 ? 2e-3 : 0.01 * fabs(d[i].ref[c]) + 0.05 * d[i].nn[c];
                     if (!(err <= tol)) printf("  %s %s doc %d choice %d: cuda %.6f ref %.6f\n", arch_name[a], dt, i, c, d[i].lp[c], d[i].ref[c]);
                     CHECK(err <= tol, "%s %s bt=%d doc %d choice %d: |%.6f - %.6f| > %g", arch_name[a], dt, bt, i, c, d[i].lp[c], d[i].ref[c], tol);
                     worst = err > worst ? err : worst;
