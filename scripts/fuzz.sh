@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in tests/fuzz/ (clang, ASan + UBSan) and runs each for N seconds
-# (default 60), seeded from the first lines of the shared KoBEST files. `make fuzz` runs it;
-# FUZZ_SECONDS=N make fuzz, or scripts/fuzz.sh N. Exits non-zero when a target finds a crash.
+# (default 60), seeded from the first lines of the shared KoBEST files (datasets), GGUF files (gguf),
+# tiny checkpoints written by the `safetensors` package and the test configs (safetensors).
+# `make fuzz` runs it; FUZZ_SECONDS=N make fuzz, or scripts/fuzz.sh N. Exits non-zero when a target finds a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-${FUZZ_SECONDS:-60}}
@@ -12,7 +13,7 @@ CC=${FUZZ_CC:-clang}
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 lib="common/ko.c $(ls datasets/*.c)"
 # per-target sources beyond lib (default: none)
-declare -A extra=([fuzz_gguf]="engine/model/gguf.c")
+declare -A extra=([fuzz_gguf]="engine/model/gguf.c" [fuzz_safetensors]="$(ls engine/model/*.c)")
 declare -A maxlen=([fuzz_gguf]=131072)   # the synthetic seed is a whole (86 KB) GGUF
 
 # Seeds: selector byte (see tests/fuzz/fuzz_datasets.c) + the head of a real file of that dataset.
@@ -34,8 +35,41 @@ printf '\x01{"paragraph": "p", "question": "q", "label": 1}\n{"paragraph": "\\u0
 seeds_gguf=$out/seeds_gguf
 mkdir -p "$seeds_gguf"
 gzip -dc tests/gguf/data/synthetic.gguf.gz >"$seeds_gguf/synthetic"
+cp tests/gguf/data/small.gguf "$seeds_gguf/small"
 [ -f models/gemma-3-270m-q4_k_m.gguf ] && head -c 4096 models/gemma-3-270m-q4_k_m.gguf >"$seeds_gguf/gemma_head"
 printf '\x07{"context": "c", "ending_1": "a", "ending_2": "b", "ending_3": "c", "ending_4": "d", "label": 3}\n' >"$seeds/jsonl_hellaswag"
+
+# Seeds for fuzz_safetensors: selector byte (0 file, 1 config, 2 config NUL file) + content.
+st_seeds=$out/seeds_safetensors
+mkdir -p "$st_seeds"
+for c in tests/model/configs/*.json; do
+    { printf '\001'; cat "$c"; } >"$st_seeds/config_$(basename "$c" .json)"
+done
+python3 - "$st_seeds" <<'PY' || echo "(no python safetensors package: config seeds only)"
+import json, sys
+import numpy as np
+from safetensors.numpy import save
+out = sys.argv[1]
+V, H, I, NH, KV, HD = 8, 4, 4, 2, 1, 2
+def llama(dt):
+    t = {"model.embed_tokens.weight": (V, H), "model.norm.weight": (H,), "lm_head.weight": (V, H)}
+    for l in range(2):
+        p = f"model.layers.{l}."
+        t.update({p + "input_layernorm.weight": (H,), p + "post_attention_layernorm.weight": (H,),
+                  p + "self_attn.q_proj.weight": (NH * HD, H), p + "self_attn.k_proj.weight": (KV * HD, H),
+                  p + "self_attn.v_proj.weight": (KV * HD, H), p + "self_attn.o_proj.weight": (H, NH * HD),
+                  p + "mlp.gate_proj.weight": (I, H), p + "mlp.up_proj.weight": (I, H),
+                  p + "mlp.down_proj.weight": (H, I)})
+    rng = np.random.default_rng(0)
+    return save({k: rng.standard_normal(s).astype(dt) for k, s in t.items()})
+cfg = json.dumps({"model_type": "llama", "vocab_size": V, "hidden_size": H, "intermediate_size": I,
+                  "num_hidden_layers": 2, "num_attention_heads": NH, "num_key_value_heads": KV}).encode()
+for dt in ("float16", "float32"):
+    blob = llama(dt)
+    open(f"{out}/st_{dt}", "wb").write(b"\x00" + blob)
+    open(f"{out}/model_{dt}", "wb").write(b"\x02" + cfg + b"\x00" + blob)
+open(f"{out}/st_empty", "wb").write(b"\x00" + save({}))
+PY
 
 status=0
 for src in tests/fuzz/fuzz_*.c; do

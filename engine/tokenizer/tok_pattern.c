@@ -1,0 +1,112 @@
+/* tok_pattern.c — HF's Pattern: a literal string or a regex (PCRE2, UTF + Unicode properties, JIT),
+ * and find_matches: the pattern's matches and the text between them as ranges covering the input. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/tokenizer/tok_internal.h"
+
+int tk_pattern_compile(tk_pattern *p, const char *re, size_t n, const char *what, ko_err *e) {
+    int code;
+    PCRE2_SIZE at;
+    p->re = pcre2_compile((PCRE2_SPTR)re, n, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+    if (!p->re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        return ko_fail(e, "%s: invalid regex at offset %zu: %s", what, (size_t)at, (const char *)msg);
+    }
+    /* JIT is an optimisation only: when it is unavailable the interpreter gives the same matches. */
+    (void)pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);
+    return 0;
+}
+
+int tk_pattern_from_json(const void *json, tk_pattern *p, const char *what, ko_err *e) {
+    const cJSON *j = json;
+    memset(p, 0, sizeof *p);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "String");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "Regex");
+    if (cJSON_IsString(s)) {
+        p->lit_n = strlen(s->valuestring);
+        p->lit = ko_xstrndup(s->valuestring, p->lit_n);
+        return 0;
+    }
+    if (cJSON_IsString(r)) return tk_pattern_compile(p, r->valuestring, strlen(r->valuestring), what, e);
+    return ko_fail(e, "%s: pattern must be {\"String\": ...} or {\"Regex\": ...}", what);
+}
+
+void tk_pattern_free(tk_pattern *p) {
+    free(p->lit);
+    if (p->re) pcre2_code_free(p->re);
+    memset(p, 0, sizeof *p);
+}
+
+/* Per-thread match state: PCRE2 match data must not be shared between concurrent matches. */
+static __thread pcre2_match_data *tls_md;
+static __thread pcre2_match_context *tls_mc;
+static __thread pcre2_jit_stack *tls_js;
+
+static pcre2_match_data *match_data(pcre2_match_context **mc) {
+    if (!tls_md) {
+        tls_md = pcre2_match_data_create(1, NULL);
+        tls_mc = pcre2_match_context_create(NULL);
+        tls_js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
+        if (!tls_md || !tls_mc || !tls_js) {
+            fputs("koeval: out of memory (regex match data)\n", stderr);
+            exit(KO_EXIT_OOM);
+        }
+        pcre2_jit_stack_assign(tls_mc, NULL, tls_js);
+    }
+    *mc = tls_mc;
+    return tls_md;
+}
+
+int tk_pattern_find(const tk_pattern *p, const char *s, size_t n, tk_ranges *out, ko_err *e) {
+    out->n = 0;
+    if (n == 0) {
+        tk_ranges_add(out, 0, 0, false);
+        return 0;
+    }
+    size_t prev = 0;
+    if (!p->re) {
+        if (p->lit_n == 0) { /* Rust's match_indices("") matches between every char: not worth it */
+            tk_ranges_add(out, 0, (uint32_t)n, false);
+            return 0;
+        }
+        const char *q = s, *end = s + n;
+        while ((size_t)(end - q) >= p->lit_n && (q = memmem(q, (size_t)(end - q), p->lit, p->lit_n))) {
+            size_t a = (size_t)(q - s);
+            if (a != prev) tk_ranges_add(out, (uint32_t)prev, (uint32_t)a, false);
+            tk_ranges_add(out, (uint32_t)a, (uint32_t)(a + p->lit_n), true);
+            prev = a + p->lit_n;
+            q += p->lit_n;
+        }
+    } else {
+        pcre2_match_context *mc;
+        pcre2_match_data *md = match_data(&mc);
+        size_t at = 0;
+        while (at <= n) {
+            int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, mc);
+            if (rc == PCRE2_ERROR_NOMATCH) break;
+            if (rc < 0) {
+                PCRE2_UCHAR msg[256];
+                pcre2_get_error_message(rc, msg, sizeof msg);
+                return ko_fail(e, "regex: %s", (const char *)msg);
+            }
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            size_t a = ov[0], b = ov[1];
+            if (a != prev) tk_ranges_add(out, (uint32_t)prev, (uint32_t)a, false);
+            tk_ranges_add(out, (uint32_t)a, (uint32_t)b, true);
+            prev = b;
+            if (b > a) {
+                at = b;
+            } else { /* empty match: step over one character */
+                if (b >= n) break;
+                int32_t cp;
+                at = b + (size_t)tk_utf8_dec(s + b, n - b, &cp);
+            }
+        }
+    }
+    if (prev != n) tk_ranges_add(out, (uint32_t)prev, (uint32_t)n, false);
+    return 0;
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Writes the tokenizer goldens in tests/tokenizer/goldens/ from Hugging Face `tokenizers` (PyPI).
+
+Run from the repository root, after `make koeval` (it asks koeval for the KoBEST request strings):
+
+    python3 scripts/make_tokenizer_goldens.py [--shared ../shared]
+
+What it writes (all gzip):
+  hard_cases.jsonl.gz     the hard-case corpus, one {"text": ...} per line
+  synth_a.json.gz, synth_b.json.gz
+                          two small tokenizers trained here with HF's BpeTrainer, configured to use
+                          the components the four real tokenizers do not (NFKC, Lowercase, Strip,
+                          regex Replace, Whitespace, Digits, Punctuation, Metaspace "first",
+                          ByteLevel with its regex and prefix space, subword prefix/suffix,
+                          lstrip/rstrip/single_word/normalized added tokens, BertProcessing,
+                          Metaspace "first" with byte fallback, a Llama-3-style byte-level BPE)
+  synth_d.gguf            synth_d written as a llama.cpp "gpt2" vocabulary (gguf package)
+  hard_<tok>.jsonl.gz     per hard case: ids without and with special tokens, and the decoded text
+                          of the ids (skip_special_tokens False and True)
+  kobest_<tok>_<k>shot.txt.gz
+                          the strings lm-eval encodes for `koeval requests --tasks kobest_all
+                          --num_fewshot k` (per request: the context without its trailing
+                          whitespace, and context + continuation), deduplicated in order of first
+                          use; line 1 "strings <n> <fnv64 of the strings>", then one line per
+                          string: the 32-bit FNV-1a of its ids (int32 little-endian), add_special
+                          False. The C test rebuilds the same strings from the task code.
+"""
+import argparse
+import gzip
+import json
+import os
+import struct
+import subprocess
+
+import tokenizers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+OUT = "tests/tokenizer/goldens"
+REAL = ["gemma3", "llama2", "llama3", "qwen3"]
+
+
+def fnv32_ids(ids):
+    h = 0x811C9DC5
+    for b in struct.pack("<%di" % len(ids), *ids):
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def fnv64_strings(strings):
+    h = 0xCBF29CE484222325
+    for s in strings:
+        for b in s.encode("utf-8") + b"\xff":
+            h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def kobest_strings(shots):
+    """The two strings lm-eval's HF model encodes per request (huggingface.py _encode_pair)."""
+    out = subprocess.run(["./koeval", "requests", "--tasks", "kobest_all", "--num_fewshot", str(shots)],
+                         check=True, capture_output=True, text=True).stdout
+    seen, strings = set(), []
+    for line in out.splitlines():
+        r = json.loads(line)
+        ctx, cont = r["context"], r["continuation"]
+        n_sp = len(ctx) - len(ctx.rstrip())
+        if n_sp:
+            cont, ctx = ctx[-n_sp:] + cont, ctx[:-n_sp]
+        for s in (ctx, ctx + cont):
+            if s not in seen:
+                seen.add(s)
+                strings.append(s)
+    return strings
+
+
+def hard_cases(kobest0):
+    specials = ["<bos>", "<eos>", "<pad>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>", "[multimodal]",
+                "<unused0>", "<unused6241>", "<image_soft_token>", "<table>", "</td>", "<s>", "</s>",
+                "<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|endoftext|>",
+                "<|im_start|>", "<|im_end|>", "<think>", "</tool_response>", "[CLS]", "[SEP]", "<0x41>"]
+    t = ["", " ", "  ", "   ", "\t", "\t\t", "\n", "\n\n", "\r\n", "\r", " \n ", "a  b   c    d", "a\tb\t\tc",
+         "line1\nline2\r\nline3\rline4", "\n\n\n\ntext\n\n\n", " leading", "trailing ", "  both  ",
+         "\u3000ideographic space", "nbsp\u00a0here", "\u2028\u2029 separators", "\u0085next line",
+         "zero\u200bwidth", "\ufeffbom", "\u1100\u1161\u11a8\u1102\u1165 NFD jamo", "\u1112\u1161\u11ab\u1100\u1173\u11af",
+         "한국어 문장입니다.", "안녕하세요? 반갑습니다!", "ｆｕｌｌ　ｗｉｄｔｈ　ＡＢＣ１２３", "ｶﾀｶﾅ半角", "ﬁﬂﬀ ligatures ﬃ",
+         "𝐀𝐁𝐂 𝒜𝒷𝒸 𝔸𝕓𝕔 math", "e\u0301 a\u0308 o\u0303 combining", "\u0061\u0301\u0302\u0303 stacked",
+         "😀 😃 👍🏽 👨‍👩‍👧‍👦 🏳️‍🌈 👩🏿‍💻", "🇰🇷🇯🇵 flags", "\x01\x02\x03\x1f\x7f controls", "tab\x0bvt\x0cff",
+         "é" * 3 + "É", "İstanbul ΣΑΣ ß ǅ", "Ωmega Ａ", "x" * 600, "ab" * 300, " " * 200, "\n" * 40, "\t" * 40,
+         "가" * 300, "😀" * 50, "▁▁ metaspace chars ▁", "▁", "under_score snake_case", "CamelCaseWord",
+         "I'm you're he's we've they'll I'd DON'T", "'s 'S 'Re", "12345 1234567890 3.14159 1,000,000", "٣٤٥ ٠١٢ arabic digits",
+         "mixed 한글 English 日本語 中文 Русский العربية עברית हिन्दी ไทย", "punct!?.,;:()[]{}<>@#$%^&*-_=+|\\/~`",
+         "«quotes» “curly” ‘single’ — dash … ellipsis", "http://example.com/path?q=1&r=2", "email@example.com",
+         "    def f(x):\n        return x * 2\n", "a<b>c", "<", "<<bos>>", "bos><bos", "x<bos>y<eos>z",
+         "<bos><bos>", " <bos> ", "<eos>\n", "<start_of_turn>user\n안녕<end_of_turn>\n<start_of_turn>model\n",
+         "<|begin_of_text|><|begin_of_text|>", "<|im_start|>system\nhi<|im_end|>", "<s>[INST] hi [/INST]</s>",
+         "<think>\nreasoning\n</think>", "\u200d\u200c joiners", "\ud7a3\uac00 hangul edges", "\u3131\u314f compatibility jamo",
+         "Ǆ ǈ ǋ titlecase", "ΑΒΓ αβγ", "🤷‍♂️🤷🏻‍♀️", "\u0300 leading combining", "a\u0308\u0301", "\u00c5\u212b",
+         "\u1e9b\u0323", "Ⅻ ⅻ ① ⑳", "¼ ½ ¾", "™ ℠ ℃ ℉", "㍿ ㈱ ㎏", "\U0001F600\U0001F3FD",
+         "end with space ", "end with newline\n", "end with tab\t", "질문: 다음 중 옳은 것은?\n답변:", " 예", " 아니오"]
+    t += specials + [s + "text" for s in specials[:6]] + ["a " + s + " b" for s in specials[6:14]]
+    t += [kobest0[i] for i in range(0, len(kobest0), 997)]
+    return t
+
+
+def synth_tokenizers(corpus):
+    """Two small trained tokenizers exercising the components the real four do not use."""
+    a = Tokenizer(models.BPE(unk_token="[UNK]", fuse_unk=True, byte_fallback=False))
+    a.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(tokenizers.Regex(r"\d{4,}"), "#"),
+                                         normalizers.Lowercase(), normalizers.Strip()])
+    a.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.Punctuation(behavior="contiguous"),
+                                               pre_tokenizers.Metaspace(prepend_scheme="always")])
+    a.decoder = decoders.Sequence([decoders.Metaspace(prepend_scheme="always"), decoders.Strip(" ", 1, 0)])
+    a.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=600, special_tokens=["[UNK]", "[CLS]", "[SEP]"]))
+    a.post_processor = processors.BertProcessing(("[SEP]", a.token_to_id("[SEP]")), ("[CLS]", a.token_to_id("[CLS]")))
+    a.add_tokens([tokenizers.AddedToken("hello", single_word=True, normalized=True),
+                  tokenizers.AddedToken("<l>", lstrip=True, normalized=False),
+                  tokenizers.AddedToken("<r>", rstrip=True, normalized=False),
+                  tokenizers.AddedToken("Mixed", normalized=True)])
+    a.add_special_tokens([tokenizers.AddedToken("<bos>", normalized=False)])
+
+    b = Tokenizer(models.BPE(continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    b.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Prepend("_")])
+    b.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                               pre_tokenizers.Split(tokenizers.Regex(r"\p{Hangul}+"), "merged_with_previous"),
+                                               pre_tokenizers.Split("a", "merged_with_next", invert=True),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
+    b.decoder = decoders.ByteLevel()
+    b.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=700, continuing_subword_prefix="##",
+                                                      end_of_word_suffix="</w>",
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    b.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
+    b.add_special_tokens(["<s>", "</s>"])
+
+    # Metaspace "first" looks at original offsets, so no normalizer here that moves the start
+    # (koeval tracks "starts at offset 0" per split, not HF's full alignments).
+    c = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    c.normalizer = normalizers.NFC()
+    c.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
+    c.decoder = decoders.Sequence([decoders.Metaspace(prepend_scheme="first"), decoders.ByteFallback(), decoders.Fuse()])
+    c.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>"] +
+                                                      ["<0x%02X>" % i for i in range(256)]))
+    c.add_special_tokens(["<s>"])
+    c.add_tokens([tokenizers.AddedToken("<sep>", normalized=False, lstrip=True, rstrip=True)])
+
+    # Llama-3 style byte-level BPE (its regex, ignore_merges), also written as a "gpt2" GGUF below.
+    d = Tokenizer(models.BPE(ignore_merges=True))
+    d.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(tokenizers.Regex(LLAMA3_RE), "isolated"),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    d.decoder = decoders.ByteLevel()
+    d.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=800, special_tokens=["<|begin_of_text|>"],
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    d.add_special_tokens(["<|end_of_text|>"])
+    return {"synth_a": a, "synth_b": b, "synth_c": c, "synth_d": d}
+
+
+LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+             r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def write_gguf_bpe(tok, path):
+    """The tokenizer as llama.cpp stores a byte-level BPE vocab ("gpt2", pre "llama-bpe")."""
+    import gguf
+    j = json.loads(tok.to_str())
+    vocab = j["model"]["vocab"]
+    special = {a["id"] for a in j["added_tokens"] if a["special"]}
+    inv = {i: s for s, i in vocab.items()}
+    inv.update({a["id"]: a["content"] for a in j["added_tokens"]})
+    n = max(inv) + 1
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("llama-bpe")
+    w.add_token_list([inv[i] for i in range(n)])
+    w.add_token_types([3 if i in special else 1 for i in range(n)])
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in j["model"]["merges"]])
+    w.add_bos_token_id(vocab["<|begin_of_text|>"])
+    w.add_add_bos_token(False)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def safe_decode(t, ids, skip):
+    """HF's decode, or None where HF itself panics (its Strip decoder on an empty list)."""
+    try:
+        return t.decode(ids, skip_special_tokens=skip)
+    except BaseException:  # pyo3's PanicException derives from BaseException
+        return None
+
+
+def write_gz(path, text):
+    with gzip.GzipFile(path, "wb", mtime=0) as f:
+        f.write(text.encode("utf-8"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=os.environ.get("KOEVAL_SHARED", "../shared"))
+    args = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    toks = {}
+    for name in REAL:
+        with gzip.open(f"{args.shared}/tokenizers/{name}/tokenizer.json.gz", "rt", encoding="utf-8") as f:
+            toks[name] = Tokenizer.from_str(f.read())
+    k0, k5 = kobest_strings(0), kobest_strings(5)
+    hard = hard_cases(k0)
+    synth = synth_tokenizers(hard + k0[:2000])
+    write_gguf_bpe(synth["synth_d"], f"{OUT}/synth_d.gguf")
+    for name, t in synth.items():
+        write_gz(f"{OUT}/{name}.json.gz", t.to_str())
+        toks[name] = Tokenizer.from_str(t.to_str())  # what the C side loads
+    write_gz(f"{OUT}/hard_cases.jsonl.gz", "".join(json.dumps({"text": s}, ensure_ascii=False) + "\n" for s in hard))
+    for name, t in toks.items():
+        lines = []
+        plain = t.encode_batch(hard, add_special_tokens=False)
+        special = t.encode_batch(hard, add_special_tokens=True)
+        for p, s in zip(plain, special):
+            lines.append(json.dumps({"ids": p.ids, "ids_special": s.ids,
+                                     "decode": safe_decode(t, s.ids, False),
+                                     "decode_skip": safe_decode(t, s.ids, True)}, ensure_ascii=False))
+        write_gz(f"{OUT}/hard_{name}.jsonl.gz", "\n".join(lines) + "\n")
+        if name not in REAL:
+            continue
+        for shots, strings in ((0, k0), (5, k5)):
+            encs = t.encode_batch(strings, add_special_tokens=False)
+            body = "".join("%08x\n" % fnv32_ids(e.ids) for e in encs)
+            write_gz(f"{OUT}/kobest_{name}_{shots}shot.txt.gz",
+                     "strings %d %016x\n" % (len(strings), fnv64_strings(strings)) + body)
+    print("tokenizers", tokenizers.__version__, "kobest strings", len(k0), len(k5), "hard cases", len(hard))
+
+
+if __name__ == "__main__":
+    main()
