@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#pragma weak ko_model_load
 
 typedef struct {
     int task, doc, c0;
@@ -141,7 +140,6 @@ int main(int argc, char **argv) {
     ko_model *m = NULL, sm;
     double t0 = ko_now();
     if (model) {
-        if (!ko_model_load) { fprintf(stderr, "bench_engine: this build has no model loader\n"); return 1; }
         if (ko_model_load(model, &m, &e)) { fprintf(stderr, "bench_engine: %s\n", e.msg); return 1; }
     } else {
         synth(&sm, shape);
