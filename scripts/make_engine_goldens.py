@@ -2,6 +2,7 @@
 """make_engine_goldens.py — per-request log-likelihoods of the tiny models, from HF transformers.
 
   python scripts/make_engine_goldens.py [--tiny tests/engine/tiny] [--out tests/engine/goldens]
+  python scripts/make_engine_goldens.py --real models/gemma-3-270m-q4_k_m.gguf
 
 Needs: transformers (>= 5), torch (CPU). Run scripts/make_tiny_models.py first. For every tiny model
 it writes <out>/<name>.jsonl.gz, one JSON line per document:
@@ -82,24 +83,53 @@ def documents(model, vocab, seed):
     return docs
 
 
-def main():
+def real_documents(model, vocab, seed):
+    """A few long documents for a real model: contexts past its sliding window (512 for Gemma 3
+    270M), 2-4 choices, one of them the model's greedy continuation."""
+    rng = random.Random(seed)
+    docs = []
+    for i, n_ctx in enumerate([1, 37, 300, 700]):
+        ctx = [rng.randrange(vocab) for _ in range(n_ctx)]
+        conts = [[rng.randrange(vocab) for _ in range(1 + rng.randrange(8))]
+                 for _ in range(2 + i % 3)]
+        conts[0] = greedy_tokens(model, ctx, 1 + i % 3)
+        docs.append((ctx, conts))
+    return docs
+
+
+def load(path):
     from transformers import AutoModelForCausalLM
 
+    if path.endswith(".gguf"):  # dequantised by transformers, as lm-eval's HF backend does
+        return AutoModelForCausalLM.from_pretrained(os.path.dirname(path) or ".",
+                                                    gguf_file=os.path.basename(path),
+                                                    dtype=torch.float32, attn_implementation="eager")
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32,
+                                                attn_implementation="eager")
+
+
+def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", default="tests/engine/tiny")
     ap.add_argument("--out", default="tests/engine/goldens")
+    ap.add_argument("--real", default=None,
+                    help="a real model (folder or .gguf): writes <out>/real_<name>.jsonl.gz instead")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for seed, name in enumerate(sorted(os.listdir(args.tiny))):
-        folder = os.path.join(args.tiny, name)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
-                                                     attn_implementation="eager")
+    if args.real:
+        stem = os.path.basename(args.real.rstrip("/")).removesuffix(".gguf")
+        todo = [("real_" + stem, args.real, real_documents)]
+    else:
+        todo = [(name, os.path.join(args.tiny, name), documents)
+                for name in sorted(os.listdir(args.tiny))]
+    for seed, (name, folder, make_docs) in enumerate(todo):
+        model = load(folder)
         model.eval()
         vocab = model.config.get_text_config().vocab_size
         lines = []
         n_req = n_greedy = 0
         min_gap = float("inf")
-        for ctx, conts in documents(model, vocab, 1000 + seed):
+        for ctx, conts in make_docs(model, vocab, 1000 + seed):
             res = [score(model, ctx, c) for c in conts]
             lines.append(json.dumps({"ctx": ctx, "conts": conts,
                                      "logprob": [r[0] for r in res],
