@@ -16,7 +16,7 @@ What it writes (all gzip):
                           Metaspace "first" with byte fallback, a Llama-3-style byte-level BPE)
   synth_d.gguf            synth_d written as a llama.cpp "gpt2" vocabulary (gguf package)
   hard_<tok>.jsonl.gz     per hard case: ids without and with special tokens, and the decoded text
-                          of the ids (skip_special_tokens False and True)
+                          of the ids (skip_special_tokens False and True) and of their first half
   kobest_<tok>_<k>shot.txt.gz
                           the strings lm-eval encodes for `koeval requests --tasks kobest_all
                           --num_fewshot k` (per request: the context without its trailing
@@ -97,8 +97,14 @@ def hard_cases(kobest0):
          "\u1e9b\u0323", "Ⅻ ⅻ ① ⑳", "¼ ½ ¾", "™ ℠ ℃ ℉", "㍿ ㈱ ㎏", "\U0001F600\U0001F3FD",
          "end with space ", "end with newline\n", "end with tab\t", "질문: 다음 중 옳은 것은?\n답변:", " 예", " 아니오"]
     t += specials + [s + "text" for s in specials[:6]] + ["a " + s + " b" for s in specials[6:14]]
+    t += ["hello world", "say hello", "ahello", "hello_x", "hello!", "x <l> y", "  <l>", "\t<l>z", "<r>   z",
+          "a <r>\n b", "<l><r>", "Mixed and MIXED and mixed", "a <sep> b", "\t<sep>\t", "<sep>"]
     t += [kobest0[i] for i in range(0, len(kobest0), 997)]
     return t
+
+
+# Strings with characters the synthetic tokenizers never saw in training (unk, byte fallback).
+UNSEEN = ["☃☄ snow ⛄⛄", "ⓐⓑ", "a☃b"]
 
 
 def synth_tokenizers(corpus):
@@ -121,22 +127,24 @@ def synth_tokenizers(corpus):
     b = Tokenizer(models.BPE(continuing_subword_prefix="##", end_of_word_suffix="</w>"))
     b.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Prepend("_")])
     b.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
-                                               pre_tokenizers.Split(tokenizers.Regex(r"\p{Hangul}+"), "merged_with_previous"),
+                                               pre_tokenizers.Split(tokenizers.Regex(r"\p{Hangul}*"), "merged_with_previous"),
                                                pre_tokenizers.Split("a", "merged_with_next", invert=True),
                                                pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
     b.decoder = decoders.ByteLevel()
     b.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=700, continuing_subword_prefix="##",
                                                       end_of_word_suffix="</w>",
                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    b.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
+    b.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=False), processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])])
     b.add_special_tokens(["<s>", "</s>"])
 
     # Metaspace "first" looks at original offsets, so no normalizer here that moves the start
     # (koeval tracks "starts at offset 0" per split, not HF's full alignments).
     c = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
-    c.normalizer = normalizers.NFC()
+    c.normalizer = normalizers.NFKD()
     c.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
-    c.decoder = decoders.Sequence([decoders.Metaspace(prepend_scheme="first"), decoders.ByteFallback(), decoders.Fuse()])
+    c.decoder = decoders.Sequence([decoders.Metaspace(prepend_scheme="first"), decoders.ByteFallback(), decoders.Fuse(),
+                                   decoders.Strip(" ", 0, 2)])
     c.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>"] +
                                                       ["<0x%02X>" % i for i in range(256)]))
     c.add_special_tokens(["<s>"])
@@ -205,6 +213,7 @@ def main():
     k0, k5 = kobest_strings(0), kobest_strings(5)
     hard = hard_cases(k0)
     synth = synth_tokenizers(hard + k0[:2000])
+    hard += UNSEEN
     write_gguf_bpe(synth["synth_d"], f"{OUT}/synth_d.gguf")
     for name, t in synth.items():
         write_gz(f"{OUT}/{name}.json.gz", t.to_str())
@@ -217,7 +226,10 @@ def main():
         for p, s in zip(plain, special):
             lines.append(json.dumps({"ids": p.ids, "ids_special": s.ids,
                                      "decode": safe_decode(t, s.ids, False),
-                                     "decode_skip": safe_decode(t, s.ids, True)}, ensure_ascii=False))
+                                     "decode_skip": safe_decode(t, s.ids, True),
+                                     # cut in the middle: broken UTF-8 for byte-level / byte fallback
+                                     "decode_half": safe_decode(t, s.ids[:len(s.ids) // 2 + 1], False)},
+                                    ensure_ascii=False))
         write_gz(f"{OUT}/hard_{name}.jsonl.gz", "\n".join(lines) + "\n")
         if name not in REAL:
             continue
