@@ -13,7 +13,7 @@
 #define GOLD "tests/tokenizer/goldens"
 
 static const char *const REAL[] = {"gemma3", "llama2", "llama3", "qwen3"};
-static const char *const SYNTH[] = {"synth_a", "synth_b", "synth_c", "synth_d"};
+static const char *const SYNTH[] = {"synth_a", "synth_b", "synth_c", "synth_d", "synth_e"};
 /* The real Gemma 3 GGUF (scripts/fetch_model.sh puts it there); its vocab must give gemma3's ids. */
 #define GEMMA3_GGUF "models/gemma-3-270m-q4_k_m.gguf"
 
@@ -278,7 +278,7 @@ int main(void) {
         kobest(REAL[i], REAL[i], t, 5, &k5);
         ko_tokenizer_free(t);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         ko_tokenizer *t = load(SYNTH[i]);
         if (!t) continue;
         hard_cases(SYNTH[i], SYNTH[i], t, texts, n_texts, true, NULL);
@@ -287,6 +287,9 @@ int main(void) {
     /* GGUF vocabularies against the tokenizer.json they come from */
     ko_tokenizer *t = load_path("synth_d.gguf", ko_xstrdup(GOLD "/synth_d.gguf"));
     if (t) hard_cases("synth_d.gguf", "synth_d", t, texts, n_texts, true, NULL);
+    ko_tokenizer_free(t);
+    t = load_path("synth_e.gguf", ko_xstrdup(GOLD "/synth_e.gguf"));
+    if (t) hard_cases("synth_e.gguf", "synth_e", t, texts, n_texts, true, NULL);
     ko_tokenizer_free(t);
     if (!ko_file_exists(GEMMA3_GGUF)) {
         printf("skip: %s is absent (make model): the real GGUF vocab is not checked\n", GEMMA3_GGUF);
