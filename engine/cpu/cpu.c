@@ -641,6 +641,41 @@ static double peak_rss_bytes(void) {
 
 static void cpu_close(void *state);
 
+/* A field of /proc/meminfo in bytes (0 when unknown). */
+static double meminfo_bytes(const char *key) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    double kb = 0;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':') {
+            sscanf(line + n + 1, "%lf", &kb);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
+}
+
+/* Bytes of f32 copies open will make: every tensor not already aligned f32 (norms are small). */
+static double f32_copy_bytes(const ko_model *m) {
+    const ko_tensor *big[] = {&m->embed, &m->lm_head};
+    double n = 0;
+    for (size_t i = 0; i < 2; i++)
+        if (big[i]->data && (big[i]->dtype != KO_F32 || (uintptr_t)big[i]->data % sizeof(float)) &&
+            (i == 0 || big[1]->data != big[0]->data))
+            n += 4.0 * (double)ko_tensor_numel(big[i]);
+    for (int li = 0; li < m->cfg.n_layers; li++) {
+        const ko_layer *l = &m->layers[li];
+        const ko_tensor *w[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+        for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+            if (w[i]->data && (w[i]->dtype != KO_F32 || (uintptr_t)w[i]->data % sizeof(float)))
+                n += 4.0 * (double)ko_tensor_numel(w[i]);
+    }
+    return n;
+}
+
 /* Every tensor the decoder reads has the element count the config implies (the loader checks
  * shapes; this keeps a malformed ko_model from turning into reads past a buffer). */
 static int check_sizes(const ko_model *m, ko_err *e) {
@@ -688,6 +723,12 @@ static int cpu_open(const ko_model *m, const ko_engine_opts *o, void **state, ko
                        c->vocab_size);
     if (check_sizes(m, e) != 0)
         return -1;
+    /* The f32 copies must fit in memory: a clear error beats the OOM killer. */
+    double need = f32_copy_bytes(m), avail = meminfo_bytes("MemAvailable");
+    if (avail > 0 && need > avail)
+        return ko_fail(e, "cpu backend: model %s: its weights as float32 need %.1f GB, only %.1f GB "
+                          "of memory is available (the CPU backend is for small models; use "
+                          "--device cuda)", m->path ? m->path : "?", need / 1e9, avail / 1e9);
     cpu_state *S = ko_xcalloc(1, sizeof *S);
     S->m = m;
     S->c = *c;
