@@ -19,7 +19,7 @@ run_one() {
     fi
     local p f
     read -r _ p f <<<"$res"
-    printf '%s\n' "$out" | grep -E '^(not ok|FAIL)' || true
+    printf '%s\n' "$out" | grep -E '^(not ok|FAIL|SKIP)' || true
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     echo "$( [ "$f" -eq 0 ] && echo ok || echo FAIL ) $name ($p passed, $f failed)"
     pass=$((pass + p)); fail=$((fail + f))

@@ -120,8 +120,8 @@ static bool is_int(const cJSON *v) {
     return cJSON_IsNumber(v) && fabs(v->valuedouble) < 2147483648.0 && v->valuedouble == floor(v->valuedouble);
 }
 
-/* An integer key: absent or null -> def (null_ok) ; otherwise an integer in [lo, hi]. *out = -1 for
- * null when null_ok (None). */
+/* An integer key: absent -> def; null -> -1 (None) when null_ok, else an error; otherwise an integer
+ * in [lo, hi]. */
 static int get_int(const arch *a, const cJSON *obj, const char *k, int def, int lo, int hi, bool null_ok, int *out,
                    ko_err *e) {
     const cJSON *v = key(a, obj, k);
@@ -379,6 +379,7 @@ static int sliding_layers(const arch *a, const cJSON *text, ko_config *c, ko_err
 }
 
 static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e) {
+    memset(c, 0, sizeof *c); /* first: the callers free c->layer_sliding on any failure */
     const cJSON *text = top;
     if (a->text_config) {
         text = cJSON_GetObjectItemCaseSensitive(top, "text_config");
@@ -387,7 +388,6 @@ static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e)
         static cJSON empty = {.type = cJSON_Object};
         if (!cJSON_IsObject(text)) text = &empty; /* Gemma3Config(text_config=None): all defaults */
     }
-    memset(c, 0, sizeof *c);
     snprintf(c->model_type, sizeof c->model_type, "%s", a->as_type);
     const int BIG = 1 << 24;
     int kv = 0, hd = 0;
@@ -421,11 +421,11 @@ static int config_from(const arch *a, const cJSON *top, ko_config *c, ko_err *e)
     if (a->bias_keys) {
         bool ab = false, mb = false;
         if (get_bool(a, text, "attention_bias", false, &ab, e) || get_bool(a, text, "mlp_bias", false, &mb, e)) return -1;
-        if (ab || mb) return ko_fail(e, "%s true is not supported (no such checkpoint among the supported models)",
+        if (ab || mb) return ko_fail(e, "%s true (biases on every projection) is not supported",
                                      ab ? "attention_bias" : "mlp_bias");
     }
-    bool bidir = false;
-    if (get_bool(a, text, "use_bidirectional_attention", false, &bidir, e) != 0) return -1;
+    bool bidir = false; /* Gemma 2/3's configs have the key (EmbeddingGemma sets it) */
+    if (a->post_norms && get_bool(a, text, "use_bidirectional_attention", false, &bidir, e) != 0) return -1;
     if (bidir) return ko_fail(e, "use_bidirectional_attention true (an embedding model) is not supported");
 
     c->norm_plus_one = a->plus_one;
@@ -471,6 +471,7 @@ int ko_err_one_line(ko_err *e) {
 }
 
 int ko_config_from_hf(const cJSON *config, ko_config *cfg, ko_err *e) {
+    memset(cfg, 0, sizeof *cfg);
     if (!cJSON_IsObject(config)) return ko_fail(e, "config is not a JSON object");
     const arch *a = find_arch(config, e);
     if (!a) return ko_err_one_line(e);

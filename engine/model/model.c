@@ -211,19 +211,40 @@ static int load_hf_dir(const char *dir, ko_model *m, ko_err *e) {
     return rc;
 }
 
+static int load_path(const char *path, ko_model *m, ko_err *e) {
+    if (ko_dir_exists(path)) return load_hf_dir(path, m, e);
+    if (ends_with_ci(path, ".gguf"))
+        return ko_file_exists(path) ? ko_gguf_model_load(path, m, e) : ko_fail(e, "%s: no such file", path);
+    if (ko_file_exists(path))
+        return ko_fail(e, "%s: not a model folder (config.json + safetensors) or a .gguf file", path);
+    return ko_fail(e, "%s: no such file or folder", path);
+}
+
+/* A folder without config.json that holds one .gguf (models/default) stands for that file. NULL when
+ * path is something else; -1 in *rc when the folder is ambiguous. */
+static char *gguf_inside(const char *path, int *rc, ko_err *e) {
+    char *cfg = ko_xasprintf("%s/config.json", path), *inside = NULL;
+    bool hf = ko_file_exists(cfg);
+    free(cfg);
+    if (hf || !ko_dir_exists(path)) return NULL;
+    if (ko_model_resolve(path, &inside, e) != 0) {
+        *rc = -1;
+        return NULL;
+    }
+    if (strcmp(inside, path) == 0) {
+        free(inside);
+        return NULL;
+    }
+    return inside;
+}
+
 int ko_model_load(const char *path, ko_model **out, ko_err *e) {
     *out = NULL;
     ko_model *m = ko_xcalloc(1, sizeof *m);
-    m->path = ko_xstrdup(path);
-    int rc;
-    if (ko_dir_exists(path))
-        rc = load_hf_dir(path, m, e);
-    else if (ends_with_ci(path, ".gguf"))
-        rc = ko_file_exists(path) ? ko_gguf_model_load(path, m, e) : ko_fail(e, "%s: no such file", path);
-    else if (ko_file_exists(path))
-        rc = ko_fail(e, "%s: not a model folder (config.json + safetensors) or a .gguf file", path);
-    else
-        rc = ko_fail(e, "%s: no such file or folder", path);
+    int rc = 0;
+    char *inside = gguf_inside(path, &rc, e);
+    m->path = inside ? inside : ko_xstrdup(path);
+    if (rc == 0) rc = load_path(m->path, m, e);
     if (rc != 0) {
         ko_model_free(m);
         return ko_err_one_line(e);

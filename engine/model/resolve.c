@@ -166,6 +166,10 @@ int ko_model_resolve(const char *name, char **path, ko_err *e) {
     if (!name || !*name) return ko_fail(e, "--model: empty model name");
     struct stat sb;
     if (stat(name, &sb) == 0) {
+        /* a folder: itself (HF) or the one .gguf inside it; without either, ko_model_load says why */
+        int rc = S_ISDIR(sb.st_mode) ? model_in_dir(name, path, e) : 0;
+        if (rc < 0) return ko_err_one_line(e);
+        if (rc > 0) return 0;
         if (S_ISDIR(sb.st_mode) || is_gguf(name)) {
             *path = ko_xstrdup(name);
             return 0;

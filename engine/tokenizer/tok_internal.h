@@ -16,8 +16,9 @@
 /* ---- hash maps (tok_map.c) --------------------------------------------------------------- */
 
 /* string -> id, the strings owned elsewhere (the tokenizer's id->string table). */
+typedef struct tk_strslot { uint32_t hash; int32_t id; } tk_strslot;   /* id -1: empty */
 typedef struct tk_strmap {
-    int32_t *slot;     /* id, or -1 for empty */
+    tk_strslot *slot;
     uint32_t mask;
     int n;
     const char *const *str;   /* id -> string (NUL-terminated), */
@@ -160,6 +161,8 @@ typedef struct tk_trie {
 
 /* ---- the tokenizer --------------------------------------------------------------------------- */
 
+#define TK_CP_TABLE 0x30000 /* BMP and the planes with emoji and CJK extensions */
+
 struct ko_tokenizer {
     /* id -> token string (model vocab and added tokens); NULL where an id has none */
     char **tok;
@@ -176,6 +179,8 @@ struct ko_tokenizer {
     bool unk_missing;        /* unk_token named but absent from the vocab: an error when needed */
     char *cont_prefix, *end_suffix;   /* continuing_subword_prefix, end_of_word_suffix (may be "") */
     int32_t byte_id[256];    /* <0xNN> ids for byte_fallback, -1 when absent */
+    int32_t *cp_id;          /* code point -> id of that one-character token (or -1), below TK_CP_TABLE */
+    uint32_t gen;            /* unique per loaded tokenizer: tags the per-thread word cache */
 
     tk_added *added;
     int n_added;
@@ -204,6 +209,16 @@ int tk_load_gguf(ko_tokenizer *t, const char *path, ko_err *e);
 void tk_set_tokens(ko_tokenizer *t, int n_ids);
 void tk_set_token(ko_tokenizer *t, int32_t id, const char *s, size_t n);
 int tk_finish(ko_tokenizer *t, ko_err *e);   /* byte ids, tries, special flags */
+
+/* tok_jsonscan.c: model.vocab and model.merges scanned without a cJSON tree. tk_scan_big finds
+ * them and copies the text into rest with them emptied; returns 1, or 0 (rest = text) when the
+ * file does not have the usual shape (cJSON then reports what is wrong with it). */
+typedef struct tk_big { const char *vocab, *vocab_end, *merges, *merges_end; } tk_big;
+typedef int (*tk_vocab_fn)(void *ctx, const char *s, size_t n, int32_t id, ko_err *e);
+typedef int (*tk_merge_fn)(void *ctx, const char *a, size_t an, const char *b, size_t bn, uint32_t rank, ko_err *e);
+int tk_scan_big(const char *text, size_t n, tk_big *big, ko_buf *rest);
+int tk_scan_vocab(const tk_big *big, tk_vocab_fn fn, void *ctx, ko_err *e);
+int tk_scan_merges(const tk_big *big, tk_merge_fn fn, void *ctx, ko_err *e);
 
 /* tok_normalize.c */
 int tk_normalize(const ko_tokenizer *t, const char *s, size_t n, ko_buf *out, ko_err *e);

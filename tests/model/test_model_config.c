@@ -94,7 +94,18 @@ static void check_one(const cJSON *g) {
     free(c.layer_sliding);
 }
 
+/* A failure before anything is read leaves nothing to free, whatever cfg held before. */
+static void check_early_failure(void) {
+    cJSON *cj = cJSON_Parse("{\"model_type\": \"gemma3\", \"text_config\": [1]}");
+    ko_config c;
+    memset(&c, 0xab, sizeof c);
+    ko_err e = {{0}};
+    CHECK(ko_config_from_hf(cj, &c, &e) == -1 && c.layer_sliding == NULL, "early failure: %s", e.msg);
+    cJSON_Delete(cj);
+}
+
 int main(void) {
+    check_early_failure();
     ko_buf b = {0};
     ko_err e = {{0}};
     if (ko_read_file("tests/model/goldens/configs.jsonl.gz", &b, &e) != 0) {

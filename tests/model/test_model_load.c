@@ -565,7 +565,7 @@ static void test_wrong_models(void) {
         {"act", "{\"model_type\": \"llama\", \"hidden_act\": \"relu\"}", "hidden_act 'relu' is not supported"},
         {"vocab", "{\"model_type\": \"llama\", \"vocab_size\": 0}", "vocab_size must be an integer in [1,"},
         {"layers", "{\"model_type\": \"llama\", \"num_hidden_layers\": 2.5}", "num_hidden_layers must be an integer"},
-        {"bias", "{\"model_type\": \"llama\", \"attention_bias\": true}", "attention_bias true is not supported"},
+        {"bias", "{\"model_type\": \"llama\", \"attention_bias\": true}", "attention_bias true (biases on every projection) is not supported"},
         {"types", "{\"model_type\": \"gemma2\", \"num_hidden_layers\": 2, \"layer_types\": [\"full_attention\"]}",
          "layer_types must list one type per layer (2)"},
         {"llama3", "{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8}}",
@@ -600,6 +600,11 @@ static void test_wrong_models(void) {
     fx_write_str(TMP, "m.gguf", "GGUF");
     free(full);
     LOAD_FAILS("m.gguf", "m.gguf: "); /* handed to the GGUF reader, which refuses it */
+    fx_write_str(TMP, "gguf_dir/only.gguf", "GGUF");
+    LOAD_FAILS("gguf_dir/only.gguf", "only.gguf: ");
+    LOAD_FAILS("gguf_dir", "gguf_dir/only.gguf: "); /* a folder holding one .gguf is that file */
+    fx_write_str(TMP, "gguf_dir/other.gguf", "GGUF");
+    LOAD_FAILS("gguf_dir", "holds several GGUF files (only.gguf, other.gguf)");
 }
 
 /* A file whose header is not padded: BF16 data at odd addresses is copied, not handed out misaligned. */

@@ -64,6 +64,23 @@ int main(void) {
     FAILS(gg, "a file, but not a .gguf");
     free(gg);
     FAILS("/nonexistent/model", "/nonexistent/model: no such file or folder");
+    /* a folder path: a folder without config.json holding one .gguf stands for that file */
+    fx_write_str(TMP, "one/m.gguf", "GGUF");
+    char *one = ko_xasprintf("%s/one", TMP);
+    got = resolved(one);
+    CHECK(got && strcmp(got, gg = ko_xasprintf("%s/one/m.gguf", TMP)) == 0, "folder's only gguf: %s", got);
+    free(got);
+    free(gg);
+    fx_write_str(TMP, "one/n.gguf", "GGUF");
+    FAILS(one, "holds several GGUF files (m.gguf, n.gguf)");
+    free(one);
+    char *bare = ko_xasprintf("%s/bare", TMP);
+    ko_err e0;
+    ko_mkdirs(bare, &e0);
+    got = resolved(bare);
+    CHECK(got && strcmp(got, bare) == 0, "a folder of neither kind is returned for ko_model_load to explain");
+    free(got);
+    free(bare);
 
     /* nothing anywhere: the error lists the places */
     FAILS("gemma-3-12b-it", "model 'gemma-3-12b-it' not found (no network lookups); looked in: ./gemma-3-12b-it, "

@@ -1,0 +1,853 @@
+/* cuda_backend.cu — ko_backend_cuda: prefix-shared, varlen-packed log-likelihood scoring on one GPU.
+ *
+ * Weights are uploaded once in the compute dtype (bf16 default; fp16/fp32 by opts->dtype) through
+ * two pinned staging buffers (conversion of one overlaps the copy of the other). A score call packs
+ * every document into one sequence [ctx | cont_1[:-1] | ... | cont_k[:-1]] (tree mask, positions
+ * restarting at n_ctx), sorts documents by length, packs them varlen into batches of at most Tb
+ * tokens, uploads all batches' metadata at once and runs the batches back to back on one stream
+ * with no host synchronisation until the end. Per batch: embedding, per layer a fused qkv GEMM,
+ * q/k norm + RoPE, tree-masked attention, o-proj, residual+norm, fused gate|up GEMM, activation,
+ * down GEMM, residual+norm; then the final norm on only the rows that need logits and the LM head in
+ * vocabulary chunks with an online log-sum-exp, target gather and argmax ([tokens x vocab] is never
+ * stored). See engine/cuda/NOTES.md for the kernels' numbers.
+ */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "engine/engine.h"
+}
+#include "engine/cuda/kernels.cuh"
+
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t err_ = (call);                                                                 \
+        if (err_ != cudaSuccess) return ko_fail(e, "cuda: %s: %s", #call, cudaGetErrorString(err_)); \
+    } while (0)
+#define CB(call)                                                                                   \
+    do {                                                                                           \
+        cublasStatus_t st_ = (call);                                                               \
+        if (st_ != CUBLAS_STATUS_SUCCESS) return ko_fail(e, "cublas: %s: status %d", #call, (int)st_); \
+    } while (0)
+
+namespace {
+
+struct layer_w {
+    void *wqkv, *bqkv, *wo, *wgu, *wd;
+    void *attn_norm, *post_attn, *ffn_norm, *post_ffn, *qn, *kn;
+    int sliding;
+};
+
+struct cuda_state {
+    ko_config cfg;
+    ko_dtype dt;          /* compute dtype */
+    size_t esz;
+    cudaDataType_t cdt;
+    int dev;
+    cudaDeviceProp prop;
+    cudaStream_t st;
+    cublasHandle_t cb;
+    void *ws;
+    size_t ws_bytes;
+    int max_len;
+    double util;
+    int batch_tokens_opt;
+    bool verbose;
+    /* weights */
+    void *embed, *lm_head, *final_norm;
+    layer_w *L;
+    float *invf_g, *invf_l;
+    size_t weight_bytes;
+    /* activation buffers for a budget of Tb tokens */
+    int Tb;
+    void *X, *XN, *Y, *S1, *HN, *LG;
+    ko_rowst *rowst;
+    float *tlogit;
+    int max_tgt;
+    int RG, VC;           /* LM head: rows per group, vocab columns per chunk */
+    /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
+    bool profile;
+    bool attn_simple;
+    cudaEvent_t pev[1024];
+    int pcat[1024], npev;
+    double ptime[16];
+    /* stats */
+    double load_s, score_s;
+    long long tokens, docs;
+    double peak;
+};
+
+int qkv_width(const ko_config &c) { return (c.n_heads + 2 * c.n_kv_heads) * c.head_dim; }
+int s1_width(const ko_config &c) {
+    int a = qkv_width(c) + c.n_heads * c.head_dim, b = 3 * c.intermediate;
+    return a > b ? a : b;
+}
+
+void note_peak(cuda_state *s) {
+    size_t fr = 0, tot = 0;
+    if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && (double)(tot - fr) > s->peak) s->peak = (double)(tot - fr);
+}
+
+/* ---- host-side dtype conversion (for the staging buffers) ---- */
+inline float h_bf16_to_f(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+inline float load_f(const void *p, ko_dtype t, size_t i) {
+    if (t == KO_F32) return ((const float *)p)[i];
+    if (t == KO_BF16) return h_bf16_to_f(((const uint16_t *)p)[i]);
+    return __half2float(((const __half *)p)[i]);
+}
+void convert(void *dst, ko_dtype dt, const void *src, ko_dtype stt, size_t n) {
+    size_t es = dt == KO_F32 ? 4 : 2;
+    if (dt == stt) {
+        memcpy(dst, src, n * es);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float f = load_f(src, stt, i);
+        if (dt == KO_F32) ((float *)dst)[i] = f;
+        else if (dt == KO_BF16) ((bf16 *)dst)[i] = __float2bfloat16_rn(f);
+        else ((__half *)dst)[i] = __float2half_rn(f);
+    }
+}
+
+int64_t numel(const ko_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return t->ndim ? n : 0;
+}
+
+/* Two pinned staging buffers: the host converts into one while the other is being copied. */
+struct stager {
+    void *buf[2];
+    cudaEvent_t ev[2];
+    size_t cap;   /* bytes each */
+    int cur;
+    size_t bytes;
+};
+
+int stage_upload(cuda_state *s, stager *sg, char *dst, const ko_tensor *t, int64_t expect, const char *what, ko_err *e) {
+    if (!t->data) return ko_fail(e, "cuda: upload %s: tensor missing", what);
+    int64_t n = numel(t);
+    if (n != expect) return ko_fail(e, "cuda: upload %s: %lld elements, expected %lld", what, (long long)n, (long long)expect);
+    size_t per = sg->cap / s->esz, ses = t->dtype == KO_F32 ? 4 : 2;
+    for (int64_t off = 0; off < n;) {
+        size_t m = (size_t)(n - off) < per ? (size_t)(n - off) : per;
+        int b = sg->cur;
+        CK(cudaEventSynchronize(sg->ev[b]));
+        convert(sg->buf[b], s->dt, (const char *)t->data + (size_t)off * ses, t->dtype, m);
+        CK(cudaMemcpyAsync(dst + (size_t)off * s->esz, sg->buf[b], m * s->esz, cudaMemcpyHostToDevice, s->st));
+        CK(cudaEventRecord(sg->ev[b], s->st));
+        sg->cur ^= 1;
+        off += (int64_t)m;
+        sg->bytes += m * ses;
+    }
+    return 0;
+}
+
+int dev_alloc(cuda_state *s, void **p, size_t bytes, ko_err *e) {
+    cudaError_t err = cudaMalloc(p, bytes ? bytes : 16);
+    if (err != cudaSuccess) {
+        *p = NULL;
+        return ko_fail(e, "cuda: out of device memory allocating %.1f MiB: %s", bytes / 1048576.0, cudaGetErrorString(err));
+    }
+    s->weight_bytes += bytes;
+    return 0;
+}
+
+/* Allocates and uploads one tensor (or several concatenated along dim 0). */
+int upload_cat(cuda_state *s, stager *sg, void **out, const ko_tensor *const *ts, const int64_t *expect, int n,
+               const char *what, ko_err *e) {
+    int64_t tot = 0;
+    for (int i = 0; i < n; i++) tot += expect[i];
+    if (dev_alloc(s, out, (size_t)tot * s->esz, e)) return -1;
+    char *d = (char *)*out;
+    for (int i = 0; i < n; i++) {
+        if (stage_upload(s, sg, d, ts[i], expect[i], what, e)) return -1;
+        d += (size_t)expect[i] * s->esz;
+    }
+    return 0;
+}
+int upload1(cuda_state *s, stager *sg, void **out, const ko_tensor *t, int64_t expect, const char *what, ko_err *e) {
+    return upload_cat(s, sg, out, &t, &expect, 1, what, e);
+}
+
+/* inv_freq as HF computes it in fp32 (rope_init_fn: default, linear, llama3). */
+void rope_inv_freq(const ko_rope *r, int hd, float *inv) {
+    for (int i = 0; i < hd / 2; i++) {
+        float ex = (float)(2 * i) / (float)hd;
+        float f = 1.0f / powf((float)r->theta, ex);
+        if (r->kind == KO_ROPE_LINEAR) {
+            f = f / (float)r->factor;
+        } else if (r->kind == KO_ROPE_LLAMA3) {
+            float factor = (float)r->factor, lo = (float)r->low_freq_factor, hi = (float)r->high_freq_factor;
+            float old = (float)r->original_max_pos;
+            float lo_wl = old / lo, hi_wl = old / hi;
+            float wl = 2.0f * (float)M_PI / f;
+            float fl = wl > lo_wl ? f / factor : f;
+            if (!(wl < hi_wl) && !(wl > lo_wl)) {
+                float sm = (old / wl - lo) / (hi - lo);
+                fl = (1.0f - sm) * fl / factor + sm * fl;
+            }
+            f = fl;
+        }
+        inv[i] = f;
+    }
+}
+
+void free_buffers(cuda_state *s) {
+    void **bs[] = {&s->X, &s->XN, &s->Y, &s->S1, &s->HN, &s->LG, (void **)&s->rowst, (void **)&s->tlogit};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) {
+        if (*bs[i]) cudaFree(*bs[i]);
+        *bs[i] = NULL;
+    }
+    s->Tb = 0;
+    s->max_tgt = 0;
+}
+
+size_t bytes_per_token(const cuda_state *s) {
+    const ko_config &c = s->cfg;
+    return s->esz * ((size_t)3 * c.hidden + (size_t)s1_width(c)) + sizeof(ko_rowst) + 64;
+}
+
+/* Activation buffers for Tb tokens and max_tgt targets; -1 on out-of-memory (e filled). */
+int alloc_buffers(cuda_state *s, int Tb, int max_tgt, ko_err *e) {
+    const ko_config &c = s->cfg;
+    size_t H = c.hidden;
+    struct { void **p; size_t n; } a[] = {
+        {&s->X, (size_t)Tb * H * s->esz},       {&s->XN, (size_t)Tb * H * s->esz},
+        {&s->Y, (size_t)Tb * H * s->esz},       {&s->S1, (size_t)Tb * s1_width(c) * s->esz},
+        {&s->HN, (size_t)s->RG * H * s->esz},   {&s->LG, (size_t)s->RG * s->VC * s->esz},
+        {(void **)&s->rowst, (size_t)Tb * sizeof(ko_rowst)}, {(void **)&s->tlogit, (size_t)max_tgt * sizeof(float) + 16},
+    };
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+        cudaError_t err = cudaMalloc(a[i].p, a[i].n);
+        if (err != cudaSuccess) {
+            *a[i].p = NULL;
+            cudaGetLastError();
+            free_buffers(s);
+            return ko_fail(e, "cuda: out of device memory for a batch of %d tokens", Tb);
+        }
+    }
+    s->Tb = Tb;
+    s->max_tgt = max_tgt;
+    note_peak(s);
+    return 0;
+}
+
+void state_free(cuda_state *s) {
+    if (!s) return;
+    free_buffers(s);
+    if (s->L) {
+        for (int l = 0; l < s->cfg.n_layers; l++) {
+            void *ps[] = {s->L[l].wqkv, s->L[l].bqkv, s->L[l].wo, s->L[l].wgu, s->L[l].wd, s->L[l].attn_norm,
+                          s->L[l].post_attn, s->L[l].ffn_norm, s->L[l].post_ffn, s->L[l].qn, s->L[l].kn};
+            for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+                if (ps[i]) cudaFree(ps[i]);
+        }
+        free(s->L);
+    }
+    if (s->lm_head && s->lm_head != s->embed) cudaFree(s->lm_head);
+    void *ps[] = {s->embed, s->final_norm, s->invf_g, s->invf_l, s->ws};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        if (ps[i]) cudaFree(ps[i]);
+    for (int i = 0; i < 1024; i++)
+        if (s->pev[i]) cudaEventDestroy(s->pev[i]);
+    if (s->cb) cublasDestroy(s->cb);
+    if (s->st) cudaStreamDestroy(s->st);
+    free(s->cfg.layer_sliding);
+    free(s);
+}
+
+int upload_weights(cuda_state *s, const ko_model *m, ko_err *e) {
+    const ko_config &c = s->cfg;
+    const int64_t H = c.hidden, hd = c.head_dim, qd = (int64_t)c.n_heads * hd, kd = (int64_t)c.n_kv_heads * hd,
+                  I = c.intermediate, V = c.vocab_size;
+    stager sg = {};
+    sg.cap = 64u << 20;
+    for (int b = 0; b < 2; b++) {
+        CK(cudaHostAlloc(&sg.buf[b], sg.cap, cudaHostAllocDefault));
+        CK(cudaEventCreateWithFlags(&sg.ev[b], cudaEventDisableTiming));
+    }
+    int rc = -1;
+    s->L = (layer_w *)ko_xcalloc((size_t)c.n_layers, sizeof(layer_w));
+    if (upload1(s, &sg, &s->embed, &m->embed, V * H, "embed", e)) goto done;
+    if (m->lm_head.data == m->embed.data || (c.tie_embeddings && !m->lm_head.data)) s->lm_head = s->embed;
+    else if (upload1(s, &sg, &s->lm_head, &m->lm_head, V * H, "lm_head", e)) goto done;
+    if (upload1(s, &sg, &s->final_norm, &m->final_norm, H, "final_norm", e)) goto done;
+    for (int l = 0; l < c.n_layers; l++) {
+        const ko_layer *ml = &m->layers[l];
+        layer_w *w = &s->L[l];
+        w->sliding = c.layer_sliding ? c.layer_sliding[l] : 0;
+        const ko_tensor *qkv[3] = {&ml->wq, &ml->wk, &ml->wv};
+        int64_t eq[3] = {qd * H, kd * H, kd * H};
+        if (upload_cat(s, &sg, &w->wqkv, qkv, eq, 3, "q/k/v_proj", e)) goto done;
+        if (c.qkv_bias) {
+            const ko_tensor *bs[3] = {&ml->bq, &ml->bk, &ml->bv};
+            int64_t eb[3] = {qd, kd, kd};
+            if (upload_cat(s, &sg, &w->bqkv, bs, eb, 3, "q/k/v bias", e)) goto done;
+        }
+        if (upload1(s, &sg, &w->wo, &ml->wo, H * qd, "o_proj", e)) goto done;
+        const ko_tensor *gu[2] = {&ml->w_gate, &ml->w_up};
+        int64_t eg[2] = {I * H, I * H};
+        if (upload_cat(s, &sg, &w->wgu, gu, eg, 2, "gate/up_proj", e)) goto done;
+        if (upload1(s, &sg, &w->wd, &ml->w_down, H * I, "down_proj", e)) goto done;
+        if (upload1(s, &sg, &w->attn_norm, &ml->attn_norm, H, "input_layernorm", e)) goto done;
+        if (upload1(s, &sg, &w->ffn_norm, &ml->ffn_norm, H, "ffn norm", e)) goto done;
+        if (c.post_norms) {
+            if (upload1(s, &sg, &w->post_attn, &ml->post_attn_norm, H, "post_attention_layernorm", e)) goto done;
+            if (upload1(s, &sg, &w->post_ffn, &ml->post_ffn_norm, H, "post_feedforward_layernorm", e)) goto done;
+        }
+        if (c.qk_norm) {
+            if (upload1(s, &sg, &w->qn, &ml->q_norm, hd, "q_norm", e)) goto done;
+            if (upload1(s, &sg, &w->kn, &ml->k_norm, hd, "k_norm", e)) goto done;
+        }
+    }
+    {
+        float *inv = (float *)ko_xmalloc(sizeof(float) * (size_t)(hd / 2 + 1));
+        int r2 = 0;
+        rope_inv_freq(&c.rope, (int)hd, inv);
+        if (dev_alloc(s, (void **)&s->invf_g, sizeof(float) * (hd / 2 + 1), e) ||
+            cudaMemcpy(s->invf_g, inv, sizeof(float) * (hd / 2), cudaMemcpyHostToDevice) != cudaSuccess)
+            r2 = -1;
+        rope_inv_freq(&c.rope_local, (int)hd, inv);
+        if (!r2 && (dev_alloc(s, (void **)&s->invf_l, sizeof(float) * (hd / 2 + 1), e) ||
+                    cudaMemcpy(s->invf_l, inv, sizeof(float) * (hd / 2), cudaMemcpyHostToDevice) != cudaSuccess))
+            r2 = -1;
+        free(inv);
+        if (r2) {
+            if (!e->msg[0]) ko_fail(e, "cuda: rope tables upload failed");
+            goto done;
+        }
+    }
+    if (cudaStreamSynchronize(s->st) != cudaSuccess) {
+        ko_fail(e, "cuda: weight upload: %s", cudaGetErrorString(cudaGetLastError()));
+        goto done;
+    }
+    rc = 0;
+done:
+    for (int b = 0; b < 2; b++) {
+        if (sg.ev[b]) cudaEventSynchronize(sg.ev[b]), cudaEventDestroy(sg.ev[b]);
+        if (sg.buf[b]) cudaFreeHost(sg.buf[b]);
+    }
+    if (!rc && s->verbose)
+        fprintf(stderr, "koeval: cuda: uploaded %.2f GiB of weights (%.2f GiB on device)\n", sg.bytes / 1073741824.0,
+                s->weight_bytes / 1073741824.0);
+    return rc;
+}
+
+int open_device(cuda_state *s, ko_err *e) {
+    CK(cudaSetDevice(s->dev));
+    CK(cudaGetDeviceProperties(&s->prop, s->dev));
+    CK(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
+    CB(cublasCreate(&s->cb));
+    CB(cublasSetStream(s->cb, s->st));
+    s->ws_bytes = 64u << 20;
+    CK(cudaMalloc(&s->ws, s->ws_bytes));
+    CB(cublasSetWorkspace(s->cb, s->ws, s->ws_bytes));
+    /* Default math: bf16/fp16 products on tensor cores with fp32 accumulation; fp32 products stay
+     * fp32 (TF32 only with CUBLAS_TF32_TENSOR_OP_MATH, which we never set). */
+    CB(cublasSetMathMode(s->cb, CUBLAS_DEFAULT_MATH));
+    return 0;
+}
+
+int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *e) {
+    double t0 = ko_now();
+    const ko_config &c = m->cfg;
+    int dev = 0, ndev = 0;
+    if (o->device && strncmp(o->device, "cuda:", 5) == 0) {
+        char *end;
+        long v = strtol(o->device + 5, &end, 10);
+        if (*end || v < 0 || v > 1024) return ko_fail(e, "cuda: bad device '%s' (expected cuda or cuda:K)", o->device);
+        dev = (int)v;
+    }
+    cudaError_t err = cudaGetDeviceCount(&ndev);
+    if (err != cudaSuccess || ndev == 0)
+        return ko_fail(e, "cuda: no CUDA device available (%s)", err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+    if (dev >= ndev) return ko_fail(e, "cuda: device %d requested but only %d present", dev, ndev);
+    if (c.head_dim > 32 * ATT_NPL || c.head_dim % 2 || c.n_heads % c.n_kv_heads)
+        return ko_fail(e, "cuda: unsupported attention shape (head_dim %d, heads %d/%d)", c.head_dim, c.n_heads, c.n_kv_heads);
+    cuda_state *s = (cuda_state *)ko_xcalloc(1, sizeof *s);
+    s->cfg = c;
+    s->cfg.layer_sliding = (bool *)ko_xcalloc((size_t)c.n_layers, sizeof(bool));
+    if (c.layer_sliding) memcpy(s->cfg.layer_sliding, c.layer_sliding, sizeof(bool) * (size_t)c.n_layers);
+    s->dev = dev;
+    s->verbose = o->verbose;
+    s->util = o->gpu_memory_utilization > 0 ? o->gpu_memory_utilization : 0.9;
+    s->batch_tokens_opt = o->batch_tokens;
+    s->max_len = o->max_len > 0 ? o->max_len : c.max_pos;
+    const char *dt = o->dtype ? o->dtype : "bfloat16";
+    if (!strcmp(dt, "bfloat16") || !strcmp(dt, "bf16")) s->dt = KO_BF16, s->cdt = CUDA_R_16BF;
+    else if (!strcmp(dt, "float16") || !strcmp(dt, "fp16") || !strcmp(dt, "half")) s->dt = KO_F16, s->cdt = CUDA_R_16F;
+    else if (!strcmp(dt, "float32") || !strcmp(dt, "fp32") || !strcmp(dt, "float")) s->dt = KO_F32, s->cdt = CUDA_R_32F;
+    else {
+        state_free(s);
+        return ko_fail(e, "cuda: unknown dtype '%s' (bfloat16, float16, float32)", dt);
+    }
+    s->esz = s->dt == KO_F32 ? 4 : 2;
+    s->attn_simple = getenv("KOEVAL_CUDA_ATTN") && !strcmp(getenv("KOEVAL_CUDA_ATTN"), "simple");
+    s->profile = getenv("KOEVAL_CUDA_PROFILE") && atoi(getenv("KOEVAL_CUDA_PROFILE")) > 0;
+    int rc = open_device(s, e);
+    if (rc || upload_weights(s, m, e)) {
+        state_free(s);
+        return -1;
+    }
+    /* LM head tiling: at most RG rows x VC vocabulary columns of logits at a time (the [tokens x vocab]
+     * matrix is never stored); KOEVAL_CUDA_LMHEAD=rows,cols overrides (tests use it to force tiling). */
+    s->RG = 2048;
+    s->VC = 32768;
+    const char *lm = getenv("KOEVAL_CUDA_LMHEAD");
+    if (lm) {
+        int a = 0, b = 0;
+        if (sscanf(lm, "%d,%d", &a, &b) == 2 && a > 0 && b > 0) s->RG = a, s->VC = b;
+    }
+    if (s->VC > c.vocab_size) s->VC = c.vocab_size;
+    s->prop.name[sizeof s->prop.name - 1] = 0;
+    s->load_s = ko_now() - t0;
+    note_peak(s);
+    if (s->verbose)
+        fprintf(stderr, "koeval: cuda: %s, weights in %.2f s (%.2f GB/s)\n", s->prop.name, s->load_s,
+                s->weight_bytes / 1e9 / (s->load_s > 0 ? s->load_s : 1e-9));
+    *state = s;
+    return 0;
+}
+
+/* ---- packing ---- */
+
+struct batch {
+    int t0, nt;       /* tokens [t0, t0+nt) of the global token arrays */
+    int tile0, ntile;
+    int row0, nrow;
+    int tg0, ntg;     /* targets */
+};
+
+struct packed {
+    /* global arrays over all batches; indices inside are relative to the batch */
+    int *tok, *pos, *br;
+    ko_tile *tiles;
+    int *rows, *row_ts, *row_tn;
+    int *ttok, *trow;
+    int *tdoc, *tchoice; /* host only: where each target's log-prob goes */
+    batch *b;
+    int nb, ntok, ntile, nrow, ntg;
+};
+
+int doc_len(const ko_doc *d) {
+    int n = d->n_ctx;
+    for (int i = 0; i < d->n_choices; i++) n += d->n_cont[i] - 1;
+    return n;
+}
+
+struct len_idx {
+    int len, idx;
+};
+int cmp_len_desc(const void *a, const void *b) {
+    const len_idx *x = (const len_idx *)a, *y = (const len_idx *)b;
+    if (x->len != y->len) return y->len - x->len;
+    return x->idx - y->idx;
+}
+
+void packed_free(packed *p) {
+    free(p->tok); free(p->pos); free(p->br); free(p->tiles); free(p->rows); free(p->row_ts); free(p->row_tn);
+    free(p->ttok); free(p->trow); free(p->tdoc); free(p->tchoice); free(p->b);
+    memset(p, 0, sizeof *p);
+}
+
+/* Sorts documents by packed length (longest first) and fills batches of at most Tb tokens. */
+void pack(const ko_doc *docs, int n, int Tb, packed *p) {
+    len_idx *li = (len_idx *)ko_xmalloc(sizeof(len_idx) * (size_t)(n ? n : 1));
+    long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
+    for (int i = 0; i < n; i++) {
+        li[i].len = doc_len(&docs[i]);
+        li[i].idx = i;
+        ntok += li[i].len;
+        nrow += 1 + li[i].len - docs[i].n_ctx;
+        ntg += docs[i].n_choices + li[i].len - docs[i].n_ctx;
+        ntile += (li[i].len + ATT_QT - 1) / ATT_QT;
+    }
+    qsort(li, (size_t)n, sizeof *li, cmp_len_desc);
+    p->tok = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
+    p->pos = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
+    p->br = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
+    p->tiles = (ko_tile *)ko_xmalloc(sizeof(ko_tile) * (size_t)(ntile + 1));
+    p->rows = (int *)ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
+    p->row_ts = (int *)ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
+    p->row_tn = (int *)ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
+    p->ttok = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->trow = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->tdoc = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->tchoice = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->b = (batch *)ko_xcalloc((size_t)(n + 1), sizeof(batch));
+    int T = 0, NT = 0, R = 0, G = 0;
+    batch *cur = NULL;
+    for (int s = 0; s < n; s++) {
+        const ko_doc *d = &docs[li[s].idx];
+        int len = li[s].len;
+        if (!cur || cur->nt + len > Tb) {
+            cur = &p->b[p->nb++];
+            cur->t0 = T; cur->tile0 = NT; cur->row0 = R; cur->tg0 = G;
+        }
+        int base = cur->nt; /* batch-relative index of the doc's first token */
+        for (int i = 0; i < d->n_ctx; i++) {
+            p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
+        }
+        /* The last context position predicts every choice's first token. */
+        p->rows[R] = base + d->n_ctx - 1;
+        p->row_ts[R] = G - cur->tg0;
+        p->row_tn[R] = d->n_choices;
+        for (int c = 0; c < d->n_choices; c++) {
+            p->ttok[G] = d->cont[c][0]; p->trow[G] = R - cur->row0; p->tdoc[G] = li[s].idx; p->tchoice[G] = c; G++;
+        }
+        R++;
+        for (int c = 0; c < d->n_choices; c++) {
+            for (int j = 0; j + 1 < d->n_cont[c]; j++) {
+                p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = c;
+                p->rows[R] = T - cur->t0;
+                p->row_ts[R] = G - cur->tg0;
+                p->row_tn[R] = 1;
+                p->ttok[G] = d->cont[c][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = li[s].idx; p->tchoice[G] = c; G++;
+                R++; T++;
+            }
+        }
+        for (int q = 0; q < len; q += ATT_QT) {
+            p->tiles[NT].q0 = base + q;
+            p->tiles[NT].nq = len - q < ATT_QT ? len - q : ATT_QT;
+            p->tiles[NT].k0 = base;
+            NT++;
+        }
+        cur->nt += len;
+        cur->ntile = NT - cur->tile0; cur->nrow = R - cur->row0; cur->ntg = G - cur->tg0;
+    }
+    p->ntok = T; p->ntile = NT; p->nrow = R; p->ntg = G;
+    free(li);
+}
+
+/* ---- the forward pass ---- */
+
+/* Y[M, N] = X[M, K] * W[N, K]^T (row-major; cuBLAS sees Y^T = W^T' X^T in column-major). */
+int gemm(cuda_state *s, const void *W, const void *X, void *Y, int M, int N, int K, float beta, ko_err *e) {
+    const float alpha = 1.f;
+    CB(cublasGemmEx(s->cb, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, W, s->cdt, K, X, s->cdt, K, &beta, Y, s->cdt, N,
+                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return 0;
+}
+
+struct dev_meta {
+    int *tok, *pos, *br, *rows, *row_ts, *row_tn, *ttok, *trow;
+    ko_tile *tiles;
+    float *lp;
+    unsigned char *greedy;
+};
+
+enum { P_EMBED, P_QKV, P_ROPE, P_ATTN, P_O, P_NORM, P_GU, P_ACT, P_DOWN, P_LMGEMM, P_LMLSE, P_NCAT };
+const char *pname[P_NCAT] = {"embed", "qkv_gemm", "qknorm_rope", "attention", "o_gemm", "resid_norm",
+                             "gateup_gemm", "act", "down_gemm", "lmhead_gemm", "lmhead_lse"};
+inline void mark(cuda_state *s, int cat) {
+    if (!s->profile || s->npev >= 1024) return;
+    if (!s->pev[s->npev]) cudaEventCreate(&s->pev[s->npev]);
+    cudaEventRecord(s->pev[s->npev], s->st);
+    s->pcat[s->npev++] = cat;
+}
+void prof_collect(cuda_state *s) {
+    if (!s->profile) return;
+    cudaEventSynchronize(s->pev[s->npev - 1]);
+    for (int i = 1; i < s->npev; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, s->pev[i - 1], s->pev[i]);
+        s->ptime[s->pcat[i]] += ms / 1e3;
+    }
+    s->npev = 0;
+}
+
+inline int grid_for(long long n, int bs) {
+    long long g = (n + bs - 1) / bs;
+    return (int)(g > 65535 * 8 ? 65535 * 8 : (g < 1 ? 1 : g));
+}
+
+/* Tensor-core attention for 16-bit types when head_dim is a multiple of 16 and its shared memory
+ * fits the card (KOEVAL_CUDA_ATTN=simple forces the plain kernel, for comparisons). */
+template <class T> bool tc_ok(const cuda_state *s) {
+    if (sizeof(T) != 2 || s->cfg.head_dim % 16) return false;
+    if (s->attn_simple) return false;
+    return tc_plan(s->cfg.head_dim).total <= s->prop.sharedMemPerBlockOptin;
+}
+template <> bool tc_ok<float>(const cuda_state *) { return false; }
+
+/* The row kernel, vectorised to 16 bytes per access when the hidden size allows it. */
+template <class T>
+void rowk(cuda_state *s, int n, T *X, const T *Y, const T *postw, const T *prew, T *out, const int *rows, int H, float eps, int p1) {
+    constexpr int V = 16 / sizeof(T);
+    if (H % V == 0) row_k<T, V><<<n, 128, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
+    else row_k<T, 1><<<n, 256, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
+}
+
+template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch *b, ko_err *e) {
+    const ko_config &c = s->cfg;
+    const int H = c.hidden, nh = c.n_heads, nkv = c.n_kv_heads, hd = c.head_dim, I = c.intermediate;
+    const int nt = b->nt, S = qkv_width(c);
+    const float eps = (float)c.rms_eps;
+    const int p1 = c.norm_plus_one ? 1 : 0;
+    T *X = (T *)s->X, *XN = (T *)s->XN, *Y = (T *)s->Y;
+    T *QKV = (T *)s->S1, *A = QKV + (size_t)nt * S, *GU = (T *)s->S1, *ACT = GU + (size_t)nt * 2 * I;
+    const int *tok = dm->tok + b->t0, *pos = dm->pos + b->t0, *br = dm->br + b->t0;
+    const ko_tile *tiles = dm->tiles + b->tile0;
+    cudaStream_t st = s->st;
+    mark(s, P_EMBED);
+    embed_k<T><<<nt, 256, 0, st>>>((const T *)s->embed, tok, X, H, c.scale_embeddings ? 1 : 0);
+    rowk<T>(s, nt, X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
+    mark(s, P_EMBED);
+    const size_t asm_bytes = att_smem(hd, sizeof(T)), tc_bytes = tc_plan(hd).total;
+    const bool use_tc = tc_ok<T>(s);
+    for (int l = 0; l < c.n_layers; l++) {
+        const layer_w *w = &s->L[l];
+        if (w->bqkv) {
+            long long tot = (long long)nt * S;
+            bias_fill_k<T><<<grid_for(tot, 256), 256, 0, st>>>(QKV, (const T *)w->bqkv, S, tot);
+        }
+        if (gemm(s, w->wqkv, XN, QKV, nt, S, H, w->bqkv ? 1.f : 0.f, e)) return -1;
+        mark(s, P_QKV);
+        qk_rope_k<T><<<nt, 128, 4 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
+                                                               w->sliding ? s->invf_l : s->invf_g);
+        mark(s, P_ROPE);
+        if constexpr (sizeof(T) == 2) {
+            if (use_tc)
+                attn_tc_k<T><<<dim3(b->ntile, nh), 128, tc_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
+                                                                       (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
+        }
+        if (!use_tc)
+            attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
+                                                                  (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
+        mark(s, P_ATTN);
+        if (gemm(s, w->wo, A, Y, nt, H, nh * hd, 0.f, e)) return -1;
+        mark(s, P_O);
+        rowk<T>(s, nt, X, Y, (const T *)w->post_attn, (const T *)w->ffn_norm, XN, NULL, H, eps, p1);
+        mark(s, P_NORM);
+        if (gemm(s, w->wgu, XN, GU, nt, 2 * I, H, 0.f, e)) return -1;
+        mark(s, P_GU);
+        constexpr int AV = 16 / sizeof(T);
+        if (I % AV == 0)
+            act_mul_k<T, AV><<<dim3((I / AV + 127) / 128, nt), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+        else
+            act_mul_k<T, 1><<<dim3((I + 127) / 128, nt), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+        mark(s, P_ACT);
+        if (gemm(s, w->wd, ACT, Y, nt, H, I, 0.f, e)) return -1;
+        mark(s, P_DOWN);
+        const T *next = l + 1 < c.n_layers ? (const T *)s->L[l + 1].attn_norm : NULL;
+        rowk<T>(s, nt, X, Y, (const T *)w->post_ffn, next, XN, NULL, H, eps, p1);
+        mark(s, P_NORM);
+        CK(cudaGetLastError());
+    }
+    /* LM head over the rows that need logits, in row groups x vocabulary chunks. */
+    const int *rows = dm->rows + b->row0, *row_ts = dm->row_ts + b->row0, *row_tn = dm->row_tn + b->row0;
+    rowst_init_k<<<(b->nrow + 255) / 256, 256, 0, st>>>(s->rowst, b->nrow);
+    const T *W = (const T *)s->lm_head;
+    for (int g0 = 0; g0 < b->nrow; g0 += s->RG) {
+        int rg = b->nrow - g0 < s->RG ? b->nrow - g0 : s->RG;
+        rowk<T>(s, rg, X, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, rows + g0, H, eps, p1);
+        for (int v0 = 0; v0 < c.vocab_size; v0 += s->VC) {
+            int nv = c.vocab_size - v0 < s->VC ? c.vocab_size - v0 : s->VC;
+            mark(s, P_LMLSE);
+            if (gemm(s, W + (size_t)v0 * H, s->HN, s->LG, rg, nv, H, 0.f, e)) return -1;
+            mark(s, P_LMGEMM);
+            lse_chunk_k<T><<<rg, 256, 0, st>>>((const T *)s->LG, nv, v0, (float)c.final_softcap, s->rowst + g0, row_ts + g0,
+                                               row_tn + g0, dm->ttok + b->tg0, s->tlogit);
+        }
+    }
+    lse_final_k<<<(b->ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + b->tg0, dm->ttok + b->tg0, s->tlogit,
+                                                      dm->lp + b->tg0, dm->greedy + b->tg0, b->ntg);
+    mark(s, P_LMLSE);
+    CK(cudaGetLastError());
+    prof_collect(s);
+    return 0;
+}
+
+template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
+    size_t need = att_smem(s->cfg.head_dim, sizeof(T));
+    CK(cudaFuncSetAttribute(attn_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
+    if constexpr (sizeof(T) == 2) {
+        if (tc_ok<T>(s))
+            CK(cudaFuncSetAttribute(attn_tc_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_plan(s->cfg.head_dim).total));
+    }
+    return 0;
+}
+
+/* Picks the token budget: what fits in gpu_memory_utilization of the card after the weights, at most
+ * 16384 tokens (enough to fill the GEMMs), never less than the longest document. */
+int pick_budget(cuda_state *s, int longest) {
+    if (s->batch_tokens_opt > 0) return s->batch_tokens_opt > longest ? s->batch_tokens_opt : longest;
+    size_t fr = 0, tot = 0;
+    cudaMemGetInfo(&fr, &tot);
+    double allowed = tot * s->util - (double)(tot - fr);
+    if (s->Tb) allowed += (double)s->Tb * bytes_per_token(s); /* our own buffers would be replaced */
+    allowed -= (double)s->RG * (s->VC + s->cfg.hidden) * s->esz + (64 << 20);
+    long long tb = allowed > 0 ? (long long)(allowed / bytes_per_token(s)) : 0;
+    if (tb > 16384) tb = 16384;
+    if (tb < longest) tb = longest;
+    return (int)tb;
+}
+
+int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
+    cuda_state *s = (cuda_state *)state;
+    double t0 = ko_now();
+    const ko_config &c = s->cfg;
+    int longest = 1;
+    for (int i = 0; i < n; i++) {
+        const ko_doc *d = &docs[i];
+        if (d->n_ctx < 1 || d->n_choices < 1) return ko_fail(e, "cuda: document %d: empty context or no choices", i);
+        for (int j = 0; j < d->n_ctx; j++)
+            if (d->ctx[j] < 0 || d->ctx[j] >= c.vocab_size) return ko_fail(e, "cuda: document %d: token id %d out of range", i, d->ctx[j]);
+        for (int k = 0; k < d->n_choices; k++) {
+            if (d->n_cont[k] < 1) return ko_fail(e, "cuda: document %d choice %d: empty continuation", i, k);
+            if (d->n_ctx + d->n_cont[k] - 1 > s->max_len)
+                return ko_fail(e, "cuda: document %d choice %d: %d tokens exceed max length %d", i, k, d->n_ctx + d->n_cont[k] - 1, s->max_len);
+            for (int j = 0; j < d->n_cont[k]; j++)
+                if (d->cont[k][j] < 0 || d->cont[k][j] >= c.vocab_size)
+                    return ko_fail(e, "cuda: document %d: token id %d out of range", i, d->cont[k][j]);
+            d->logprob[k] = 0.0;
+            d->is_greedy[k] = true;
+        }
+        int len = doc_len(d);
+        if (len > longest) longest = len;
+    }
+    if (n == 0) return 0;
+    CK(cudaSetDevice(s->dev));
+    if (s->dt == KO_F32) { if (set_smem_limit<float>(s, e)) return -1; }
+    else if (s->dt == KO_F16) { if (set_smem_limit<__half>(s, e)) return -1; }
+    else if (set_smem_limit<bf16>(s, e)) return -1;
+
+    /* Budget, buffers, packing; out of memory halves the budget and tries again. */
+    int Tb = pick_budget(s, longest);
+    packed p = {};
+    for (;;) {
+        pack(docs, n, Tb, &p);
+        int maxtg = 0;
+        for (int i = 0; i < p.nb; i++) maxtg = p.b[i].ntg > maxtg ? p.b[i].ntg : maxtg;
+        if (s->Tb >= Tb && s->max_tgt >= maxtg) break;
+        free_buffers(s);
+        if (alloc_buffers(s, Tb, maxtg, e) == 0) break;
+        packed_free(&p);
+        if (Tb <= longest) return -1;
+        Tb = Tb / 2 > longest ? Tb / 2 : longest;
+        if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
+    }
+    if (s->verbose) fprintf(stderr, "koeval: cuda: %d docs, %d tokens, %d batches of <= %d tokens\n", n, p.ntok, p.nb, Tb);
+
+    /* All batches' metadata in one pinned buffer and one upload. */
+    size_t ni = (size_t)3 * p.ntok + 3 * (size_t)p.nrow + 2 * (size_t)p.ntg;
+    size_t bytes = ni * 4 + (size_t)p.ntile * sizeof(ko_tile) + (size_t)p.ntg * 5 + 256;
+    char *hbuf = NULL, *dbuf = NULL;
+    dev_meta dm = {};
+    float *lp_h = NULL;
+    unsigned char *gr_h = NULL;
+    int rc = -1;
+    if (cudaHostAlloc((void **)&hbuf, bytes, cudaHostAllocDefault) != cudaSuccess || cudaMalloc((void **)&dbuf, bytes) != cudaSuccess) {
+        ko_fail(e, "cuda: cannot allocate %.1f MiB for batch metadata", bytes / 1048576.0);
+        goto out;
+    }
+    {
+        size_t off = 0;
+        auto put = [&](const void *src, size_t nb) -> void * {
+            void *d = dbuf + off;
+            if (src) memcpy(hbuf + off, src, nb);
+            off += (nb + 15) & ~(size_t)15;
+            return d;
+        };
+        dm.tok = (int *)put(p.tok, 4 * (size_t)p.ntok);
+        dm.pos = (int *)put(p.pos, 4 * (size_t)p.ntok);
+        dm.br = (int *)put(p.br, 4 * (size_t)p.ntok);
+        dm.rows = (int *)put(p.rows, 4 * (size_t)p.nrow);
+        dm.row_ts = (int *)put(p.row_ts, 4 * (size_t)p.nrow);
+        dm.row_tn = (int *)put(p.row_tn, 4 * (size_t)p.nrow);
+        dm.ttok = (int *)put(p.ttok, 4 * (size_t)p.ntg);
+        dm.trow = (int *)put(p.trow, 4 * (size_t)p.ntg);
+        dm.tiles = (ko_tile *)put(p.tiles, sizeof(ko_tile) * (size_t)p.ntile);
+        size_t in_bytes = off;
+        dm.lp = (float *)put(NULL, 4 * (size_t)p.ntg);
+        dm.greedy = (unsigned char *)put(NULL, (size_t)p.ntg);
+        if (off > bytes) {
+            ko_fail(e, "cuda: internal: metadata layout overflow");
+            goto out;
+        }
+        if (cudaMemcpyAsync(dbuf, hbuf, in_bytes, cudaMemcpyHostToDevice, s->st) != cudaSuccess) {
+            ko_fail(e, "cuda: metadata upload failed");
+            goto out;
+        }
+    }
+    for (int i = 0; i < p.nb; i++) {
+        int r;
+        if (s->dt == KO_F32) r = run_batch<float>(s, &dm, &p.b[i], e);
+        else if (s->dt == KO_F16) r = run_batch<__half>(s, &dm, &p.b[i], e);
+        else r = run_batch<bf16>(s, &dm, &p.b[i], e);
+        if (r) goto out;
+    }
+    lp_h = (float *)ko_xmalloc(4 * (size_t)p.ntg + 4);
+    gr_h = (unsigned char *)ko_xmalloc((size_t)p.ntg + 1);
+    if (cudaMemcpyAsync(lp_h, dm.lp, 4 * (size_t)p.ntg, cudaMemcpyDeviceToHost, s->st) != cudaSuccess ||
+        cudaMemcpyAsync(gr_h, dm.greedy, (size_t)p.ntg, cudaMemcpyDeviceToHost, s->st) != cudaSuccess) {
+        ko_fail(e, "cuda: result download failed");
+        goto out;
+    }
+    {
+        cudaError_t err = cudaStreamSynchronize(s->st);
+        if (err != cudaSuccess) {
+            ko_fail(e, "cuda: scoring failed: %s", cudaGetErrorString(err));
+            goto out;
+        }
+    }
+    note_peak(s);
+    for (int t = 0; t < p.ntg; t++) {
+        ko_doc *d = &docs[p.tdoc[t]];
+        float v = lp_h[t];
+        if (v != v) {
+            ko_fail(e, "cuda: NaN log-likelihood (document %d choice %d)", p.tdoc[t], p.tchoice[t]);
+            goto out;
+        }
+        d->logprob[p.tchoice[t]] += v;
+        if (!gr_h[t]) d->is_greedy[p.tchoice[t]] = false;
+    }
+    s->tokens += p.ntok;
+    s->docs += n;
+    if (s->profile) {
+        double tot = 0;
+        for (int i = 0; i < P_NCAT; i++) tot += s->ptime[i];
+        fprintf(stderr, "koeval: cuda profile (cumulative, %.3f s in kernels):", tot);
+        for (int i = 0; i < P_NCAT; i++) fprintf(stderr, " %s %.3f", pname[i], s->ptime[i]);
+        fprintf(stderr, "\n");
+    }
+    rc = 0;
+out:
+    free(lp_h);
+    free(gr_h);
+    if (hbuf) cudaFreeHost(hbuf);
+    if (dbuf) cudaFree(dbuf);
+    packed_free(&p);
+    s->score_s += ko_now() - t0;
+    return rc;
+}
+
+void cuda_stats(void *state, ko_engine_stats *st) {
+    cuda_state *s = (cuda_state *)state;
+    memset(st, 0, sizeof *st);
+    size_t nn = strnlen(s->prop.name, sizeof st->device_name - 1);
+    memcpy(st->device_name, s->prop.name, nn);
+    st->device_name[nn] = 0;
+    st->load_s = s->load_s;
+    st->score_s = s->score_s;
+    st->tokens = s->tokens;
+    st->docs = s->docs;
+    st->peak_mem_bytes = s->peak;
+}
+
+void cuda_close(void *state) { state_free((cuda_state *)state); }
+
+} // namespace
+
+extern "C" const ko_backend ko_backend_cuda = {"cuda", cuda_open, cuda_score, cuda_stats, cuda_close};
