@@ -211,8 +211,8 @@ static int load_bpe(ko_tokenizer *t, const ko_gguf *g, ko_err *e) {
     for (int i = 0; i < (int)(sizeof PRE / sizeof PRE[0]); i++)
         if (strlen(PRE[i].pre) == ps.n && memcmp(PRE[i].pre, ps.p, ps.n) == 0) k = i;
     if (k < 0)
-        return ko_fail(e, "tokenizer.ggml.pre '%.*s' is not supported (supported: llama-bpe, qwen2, gpt-2, default)",
-                       (int)(ps.n > 64 ? 64 : ps.n), ps.p);
+        return ko_fail(e, "tokenizer.ggml.pre '%s' is not supported (supported: llama-bpe, qwen2, gpt-2, default)",
+                       tk_printable(ps.p, ps.n, (char[TK_PRINTABLE]){0}));
     int32_t *ty;
     if (load_tokens(t, g, false, &ty, e) < 0) return -1;
     free(ty);
@@ -263,8 +263,8 @@ int tk_load_gguf(ko_tokenizer *t, const char *path, ko_err *e) {
     bool spm = model.n == 5 && memcmp(model.p, "llama", 5) == 0;
     bool bpe = model.n == 4 && memcmp(model.p, "gpt2", 4) == 0;
     if (!spm && !bpe)
-        rc = ko_fail(e, "tokenizer.ggml.model '%.*s' is not supported (supported: llama, gpt2)",
-                     (int)(model.n > 64 ? 64 : model.n), model.p);
+        rc = ko_fail(e, "tokenizer.ggml.model '%s' is not supported (supported: llama, gpt2)",
+                     tk_printable(model.p, model.n, (char[TK_PRINTABLE]){0}));
     else
         rc = spm ? load_spm(t, g, e) : load_bpe(t, g, e);
     if (rc == 0) {

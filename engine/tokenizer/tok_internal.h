@@ -67,6 +67,10 @@ bool tk_is_alnum(int32_t cp);          /* Rust char::is_alphanumeric */
 /* GPT-2's byte <-> printable character table (ByteLevel). */
 int32_t tk_byte2cp(uint8_t b);
 int tk_cp2byte(int32_t cp);            /* -1 when cp is not in the table */
+/* A name from the input fit for a one-line error: control characters as '?', cut to ~60 bytes. */
+#define TK_PRINTABLE 64
+const char *tk_printable(const char *s, size_t n, char buf[TK_PRINTABLE]);
+#define TK_P(s) tk_printable((s), strlen(s), (char[TK_PRINTABLE]){0})
 /* Appends s[0..n) with invalid UTF-8 replaced like Rust's String::from_utf8_lossy. */
 void tk_put_lossy(ko_buf *b, const char *s, size_t n);
 

@@ -52,7 +52,7 @@ static int behavior(const cJSON *o, tk_behavior *b, const char *what, ko_err *e)
             *b = (tk_behavior)i;
             return 0;
         }
-    return ko_fail(e, "%s: unknown behavior '%s'", what, s);
+    return ko_fail(e, "%s: unknown behavior '%s'", what, TK_P(s));
 }
 
 /* Metaspace's replacement and prepend_scheme, shared by the pre-tokenizer and the decoder. */
@@ -70,7 +70,7 @@ static int metaspace_opts(const cJSON *o, char repl[8], int *repl_n, tk_prepend 
     else if (strcmp(sch, "always") == 0) *pp = TK_PREPEND_ALWAYS;
     else if (strcmp(sch, "first") == 0) *pp = TK_PREPEND_FIRST;
     else if (strcmp(sch, "never") == 0) *pp = TK_PREPEND_NEVER;
-    else return ko_fail(e, "%s: unknown prepend_scheme '%s'", what, sch);
+    else return ko_fail(e, "%s: unknown prepend_scheme '%s'", what, TK_P(sch));
     return 0;
 }
 
@@ -93,7 +93,7 @@ static int add_norm(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
         if (strcmp(ty, T[i].name) == 0) k = i;
     if (k < 0)
         return ko_fail(e, "tokenizer.json: unknown normalizer type '%s' (supported: NFC, NFD, NFKC, NFKD, "
-                          "Lowercase, Strip, Replace, Prepend, Sequence)", ty);
+                          "Lowercase, Strip, Replace, Prepend, Sequence)", TK_P(ty));
     t->norm = ko_xrealloc(t->norm, (size_t)(t->n_norm + 1) * sizeof *t->norm);
     tk_norm *nm = &t->norm[t->n_norm++];
     memset(nm, 0, sizeof *nm);
@@ -148,7 +148,7 @@ static int add_pre(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
         if (strcmp(ty, T[i].name) == 0) k = i;
     if (k < 0)
         return ko_fail(e, "%s: unknown type '%s' (supported: Split, ByteLevel, Metaspace, Whitespace, "
-                          "WhitespaceSplit, Digits, Punctuation, Sequence)", what, ty);
+                          "WhitespaceSplit, Digits, Punctuation, Sequence)", what, TK_P(ty));
     t->pre = ko_xrealloc(t->pre, (size_t)(t->n_pre + 1) * sizeof *t->pre);
     tk_pre *p = &t->pre[t->n_pre++];
     memset(p, 0, sizeof *p);
@@ -193,7 +193,7 @@ static int add_dec(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
         if (strcmp(ty, T[i].name) == 0) k = i;
     if (k < 0)
         return ko_fail(e, "%s: unknown type '%s' (supported: ByteLevel, Metaspace, Replace, ByteFallback, "
-                          "Fuse, Strip, Sequence)", what, ty);
+                          "Fuse, Strip, Sequence)", what, TK_P(ty));
     t->dec = ko_xrealloc(t->dec, (size_t)(t->n_dec + 1) * sizeof *t->dec);
     tk_dec *d = &t->dec[t->n_dec++];
     memset(d, 0, sizeof *d);
@@ -257,7 +257,7 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
     }
     if (strcmp(ty, "TemplateProcessing") != 0)
         return ko_fail(e, "%s: unknown type '%s' (supported: TemplateProcessing, BertProcessing, "
-                          "RobertaProcessing, ByteLevel, Sequence)", what, ty);
+                          "RobertaProcessing, ByteLevel, Sequence)", what, TK_P(ty));
     const cJSON *single = item(o, "single"), *specials = item(o, "special_tokens"), *x;
     if (!cJSON_IsArray(single)) return ko_fail(e, "%s TemplateProcessing needs a \"single\" list", what);
     bool have_seq = false;
@@ -272,7 +272,7 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
         const cJSON *name = item(sp, "id");
         if (!cJSON_IsString(name)) return ko_fail(e, "%s: template items must be SpecialToken or Sequence", what);
         const cJSON *def = item(specials, name->valuestring), *ids = item(def, "ids"), *id;
-        if (!cJSON_IsArray(ids)) return ko_fail(e, "%s: special token '%s' is not defined", what, name->valuestring);
+        if (!cJSON_IsArray(ids)) return ko_fail(e, "%s: special token '%s' is not defined", what, TK_P(name->valuestring));
         cJSON_ArrayForEach(id, ids) {
             int32_t v = -1;
             if (get_id(id, &v, what, e) < 0) return -1;
@@ -324,7 +324,7 @@ static int load_model(ko_tokenizer *t, const cJSON *m, const tk_big *big, const 
     const char *ty = type_of(m);
     const cJSON *x;
     if (ty && strcmp(ty, "BPE") != 0)
-        return ko_fail(e, "tokenizer.json: unknown model type '%s' (supported: BPE)", ty);
+        return ko_fail(e, "tokenizer.json: unknown model type '%s' (supported: BPE)", TK_P(ty));
     if (!big) return ko_fail(e, "tokenizer.json: model needs \"vocab\" (object) and \"merges\" (list)");
     const cJSON *dropout = item(m, "dropout");
     if (dropout && !cJSON_IsNull(dropout) && !(cJSON_IsNumber(dropout) && dropout->valuedouble == 0))

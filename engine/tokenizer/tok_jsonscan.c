@@ -27,10 +27,20 @@ static int hex4(const char *p, const char *e, uint32_t *v) {
 }
 
 /* A JSON string at p (the opening quote): decoded into out (when non-NULL); returns the position
- * after the closing quote, or NULL when it is not a valid string. */
+ * after the closing quote, or NULL when it is not a valid string. With out NULL it only skips: the
+ * spans skipped are parsed strictly later (vocab, merges) or by cJSON (the rest). */
 static const char *string(const char *p, const char *e, ko_buf *out) {
     if (p >= e || *p != '"') return NULL;
     p++;
+    if (!out) { /* only skipping: find the closing quote (what is skipped is checked elsewhere) */
+        for (const char *q; (q = memchr(p, '"', (size_t)(e - p)));) {
+            size_t bs = 0;
+            while (q - bs > p && q[-1 - (long)bs] == '\\') bs++;
+            if (bs % 2 == 0) return q + 1;
+            p = q + 1;
+        }
+        return NULL;
+    }
     const char *run = p;
     while (p < e && *p != '"') {
         if ((uint8_t)*p < 0x20) return NULL;

@@ -116,3 +116,12 @@ void tk_put_lossy(ko_buf *b, const char *s, size_t n) {
     }
     ko_buf_put(b, s + run, n - run);
 }
+
+const char *tk_printable(const char *s, size_t n, char buf[TK_PRINTABLE]) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 4 < TK_PRINTABLE; i++)
+        buf[k++] = (uint8_t)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (k + 4 >= TK_PRINTABLE && n > k) memcpy(buf + k, "...", 3), k += 3;
+    buf[k] = 0;
+    return buf;
+}

@@ -110,6 +110,9 @@ int main(void) {
     expect_json_error("no_merges", json("{\"type\": \"BPE\", \"vocab\": {}}", "null", "null", "null", "null"), "\"merges\"");
     expect_json_error("norm_type", json(MODEL_OK, "{\"type\": \"BertNormalizer\"}", "null", "null", "null"),
                       "unknown normalizer type 'BertNormalizer'");
+    /* names from the file are shown without their control characters (one line) */
+    expect_json_error("norm_newline", json(MODEL_OK, "{\"type\": \"NF\\nC\"}", "null", "null", "null"),
+                      "unknown normalizer type 'NF?C'");
     expect_json_error("norm_notype", json(MODEL_OK, "{}", "null", "null", "null"), "normalizer without a \"type\"");
     expect_json_error("pre_type", json(MODEL_OK, "null", "{\"type\": \"UnicodeScripts\"}", "null", "null"),
                       "unknown type 'UnicodeScripts'");
@@ -216,6 +219,20 @@ int main(void) {
         if (t) CHECK(ko_tokenizer_encode(t, "ax", 2, false, &ids, &e) == -1 && strstr(e.msg, "unk_token"), "%s", e.msg);
         ko_tokenizer_free(t);
         free(p);
+        free(j);
+    }
+    /* unk with and without fuse_unk (ids from HF tokenizers 0.23.3) */
+    for (int fuse = 0; fuse < 2; fuse++) {
+        char *j = ko_xasprintf("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"<unk>\": 0, \"a\": 1}, \"merges\": [], "
+                               "\"unk_token\": \"<unk>\", \"fuse_unk\": %s}}", fuse ? "true" : "false");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        static const int32_t want[2][5] = {{1, 0, 0, 1, 0}, {1, 0, 1, 0}};
+        if (t) {
+            CHECK(ko_tokenizer_encode(t, "axyaz", 5, false, &ids, &e) == 0 && ids.n == 5 - fuse &&
+                      memcmp(ids.ids, want[fuse], (size_t)ids.n * sizeof *ids.ids) == 0,
+                  "fuse_unk %d: %d ids", fuse, ids.n);
+        }
+        ko_tokenizer_free(t);
         free(j);
     }
     /* paths */
