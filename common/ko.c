@@ -123,7 +123,7 @@ void ko_buf_json_str(ko_buf *b, const char *s, size_t n) {
         case '\b': ko_buf_puts(b, "\\b"); break;
         case '\f': ko_buf_puts(b, "\\f"); break;
         default:
-            if (c < 0x20 || c == 0x7f) ko_buf_printf(b, "\\u%04x", c);
+            if (c < 0x20) ko_buf_printf(b, "\\u%04x", c); /* like json.dumps: DEL stays raw */
             else ko_buf_putc(b, (char)c);
         }
     }

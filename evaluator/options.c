@@ -28,6 +28,7 @@ static const flag FLAGS[] = {
     {"gpu_memory_utilization", ARG_DOUBLE, OFF(gpu_memory_utilization), "F", "fraction of GPU memory to use (default 0.9)"},
     {"output_path", ARG_STR, OFF(output_path), "DIR", "write results JSON and Markdown (and samples) here"},
     {"log_samples", ARG_FLAG, OFF(log_samples), NULL, "also write per-task samples JSONL"},
+    {"bootstrap_iters", ARG_INT, OFF(bootstrap_iters), "N", "bootstrap resamples for the F1 stderr (default 100000; 0: no stderr, like lm-eval)"},
     {"data_dir", ARG_STR, OFF(data_dir), "DIR", "KoBEST data (TSV or HF JSONL layout); default KOEVAL_DATA, HF cache, ../shared"},
     {"tokenizer", ARG_STR, OFF(tokenizer), "PATH", "tokenize: tokenizer.json(.gz), its folder, or a .gguf"},
     {"add_special_tokens", ARG_FLAG, OFF(add_special_tokens), NULL, "tokenize: add BOS/EOS like HF's add_special_tokens=True"},
@@ -79,6 +80,7 @@ int ko_options_parse(int argc, char **argv, ko_options *o, bool *help, ko_err *e
     o->num_fewshot = -1;
     o->fewshot_seed = 1234;
     o->gpu_memory_utilization = 0.9;
+    o->bootstrap_iters = 100000;
     *help = false;
     int i = 1;
     if (i < argc && argv[i][0] != '-') {
@@ -141,5 +143,12 @@ int ko_options_parse(int argc, char **argv, ko_options *o, bool *help, ko_err *e
         strcmp(o->dtype, "auto"))
         return ko_fail(e, "--dtype: unknown dtype '%s' (bfloat16, float16, float32)", o->dtype);
     if (o->dtype && strcmp(o->dtype, "auto") == 0) o->dtype = NULL;
+    if (o->device && strcmp(o->device, "cpu") && strcmp(o->device, "cuda") && strncmp(o->device, "cuda:", 5))
+        return ko_fail(e, "--device: unknown device '%s' (cpu, cuda, cuda:K)", o->device);
+    if (o->device && strncmp(o->device, "cuda:", 5) == 0) {
+        const char *k = o->device + 5;
+        if (!*k || strspn(k, "0123456789") != strlen(k))
+            return ko_fail(e, "--device: '%s' is not cuda:K with K a device number", o->device);
+    }
     return 0;
 }

@@ -23,6 +23,7 @@ typedef struct ko_options {
     const char *data_dir;
     const char *tokenizer;       /* tokenize: --tokenizer PATH */
     bool add_special_tokens;     /* tokenize */
+    int bootstrap_iters;         /* lm-eval's --bootstrap_iters (100000); 0 = no stderr at all */
     int threads;                 /* CPU threads, 0 = all */
     bool verbose;
 } ko_options;

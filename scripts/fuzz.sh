@@ -14,7 +14,11 @@ flags="-g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson -fsanitize=fuzzer,
 lib="common/ko.c $(ls datasets/*.c)"
 # per-target sources beyond lib (default: none)
 declare -A extra=([fuzz_gguf]="engine/model/gguf.c" [fuzz_safetensors]="$(ls engine/model/*.c)")
-declare -A maxlen=([fuzz_gguf]=131072)   # the synthetic seed is a whole (86 KB) GGUF
+tok_src="$(ls engine/tokenizer/*.c) engine/model/gguf.c"
+extra[fuzz_tokenizer_json]=$tok_src
+extra[fuzz_tokenizer_encode]=$tok_src
+declare -A libs=([fuzz_tokenizer_json]="-lutf8proc -lpcre2-8" [fuzz_tokenizer_encode]="-lutf8proc -lpcre2-8")
+declare -A maxlen=([fuzz_gguf]=131072 [fuzz_tokenizer_json]=65536)   # the synthetic seed is a whole (86 KB) GGUF
 
 # Seeds: selector byte (see tests/fuzz/fuzz_datasets.c) + the head of a real file of that dataset.
 seeds=$out/seeds_datasets
@@ -40,6 +44,18 @@ cp tests/gguf/data/small.gguf "$seeds_gguf/small"
 printf '\x07{"context": "c", "ending_1": "a", "ending_2": "b", "ending_3": "c", "ending_4": "d", "label": 3}\n' >"$seeds/jsonl_hellaswag"
 
 # Seeds for fuzz_safetensors: selector byte (0 file, 1 config, 2 config NUL file) + content.
+# tokenizer seeds: the small synthetic tokenizer.json files; for encode, a selector byte + a hard case
+tk_seeds=$out/seeds_tokenizer_json
+mkdir -p "$tk_seeds"
+for f in tests/tokenizer/goldens/synth_*.json.gz; do gzip -dc "$f" >"$tk_seeds/$(basename "$f" .json.gz)"; done
+te_seeds=$out/seeds_tokenizer_encode
+mkdir -p "$te_seeds"
+gzip -dc tests/tokenizer/goldens/hard_cases.jsonl.gz | python3 -c '
+import json, sys
+for i, l in enumerate(sys.stdin):
+    open("%s/case_%03d" % (sys.argv[1], i), "wb").write(bytes([i % 16]) + json.loads(l)["text"].encode())
+' "$te_seeds"
+
 st_seeds=$out/seeds_safetensors
 mkdir -p "$st_seeds"
 for c in tests/model/configs/*.json; do
@@ -75,7 +91,7 @@ status=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin=$out/$name
-    $CC $flags -o "$bin" "$src" $lib ${extra[$name]:-} -lcjson -lz
+    $CC $flags -o "$bin" "$src" $lib ${extra[$name]:-} -lcjson -lz ${libs[$name]:-}
     corpus=$out/corpus_$name
     mkdir -p "$corpus"
     echo "== $name: ${secs}s"

@@ -66,8 +66,54 @@ static void try_pair(const ko_tokenizer *t, const sym *w, int pos, cand *h, int 
     if (m) heap_push(h, nh, (cand){m->rank, pos, m->id});
 }
 
+/* A per-thread cache of short pre-tokens -> ids (direct-mapped; entries tagged with the
+ * tokenizer's generation, so several tokenizers can share it and a freed one is never matched).
+ * Byte-level BPE sees the same words over and over; Gemma's single long pre-token never fits. */
+#define WC_SLOTS 4096
+#define WC_WORD 48
+#define WC_IDS 16
+typedef struct wc_entry {
+    uint64_t hash;
+    uint32_t gen;
+    uint8_t len, n_ids;
+    char word[WC_WORD];
+    int32_t ids[WC_IDS];
+} wc_entry;
+static __thread wc_entry *tls_wc;
+
+static int bpe_word(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *e);
+
 int tk_bpe(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *e) {
     if (n == 0) return 0;
+    if (n > WC_WORD) return bpe_word(t, s, n, out, e);
+    if (!tls_wc) tls_wc = ko_xcalloc(WC_SLOTS, sizeof *tls_wc);
+    uint64_t h = tk_hash_bytes(s, n);
+    wc_entry *c = &tls_wc[h & (WC_SLOTS - 1)];
+    if (c->gen == t->gen && c->hash == h && c->len == n && memcmp(c->word, s, n) == 0) {
+        for (int i = 0; i < c->n_ids; i++) tk_ids_push(out, c->ids[i]);
+        return 0;
+    }
+    int start = out->n;
+    if (bpe_word(t, s, n, out, e) < 0) return -1;
+    if (out->n - start <= WC_IDS) {
+        c->gen = t->gen;
+        c->hash = h;
+        c->len = (uint8_t)n;
+        c->n_ids = (uint8_t)(out->n - start);
+        memcpy(c->word, s, n);
+        memcpy(c->ids, out->ids + start, (size_t)c->n_ids * sizeof *c->ids);
+    }
+    return 0;
+}
+
+/* The id of the one-character string s[0..k) (code point cp), through the direct table when it
+ * covers cp. */
+static int32_t char_id(const ko_tokenizer *t, const char *s, size_t k, int32_t cp) {
+    if (cp < TK_CP_TABLE) return t->cp_id[cp];
+    return tk_strmap_get(&t->vocab, s, k);
+}
+
+static int bpe_word(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *e) {
     if (t->ignore_merges) {
         int32_t id = tk_strmap_get(&t->vocab, s, n);
         if (id >= 0) {
@@ -97,7 +143,7 @@ int tk_bpe(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *
             cn = tmp.n;
         }
         i += k;
-        int32_t id = tk_strmap_get(&t->vocab, c, cn);
+        int32_t id = affix ? tk_strmap_get(&t->vocab, c, cn) : char_id(t, c, cn, cp);
         if (id >= 0) {
             if (unk_pending >= 0) add_sym(w, &nw, unk_pending, unk_len);
             unk_pending = -1;

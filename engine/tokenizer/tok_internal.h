@@ -4,7 +4,20 @@
  *   added tokens split out of the raw text (non-normalized ones) -> each remaining piece normalized
  *   -> normalized added tokens split out -> pre-tokenizer splits -> BPE per split -> post-processor.
  * Everything below is read-only after load, so encode/decode are safe for concurrent callers: all
- * scratch memory lives in the caller's stack frame (tk_work). */
+ * scratch memory is per call or per thread (BPE symbol/heap arrays, the word cache, PCRE2 match
+ * data: small thread-local buffers kept for the thread's life).
+ *
+ * Known differences from HF, none reachable with the four real tokenizers (gemma3, llama2,
+ * llama3, qwen3):
+ *  - HF keeps full offset alignments; koeval keeps only "this split starts at original offset 0",
+ *    which is what Metaspace prepend_scheme "first" asks. A normalizer that removes or replaces the
+ *    text's first characters (Strip, Replace at the start) or expands one into several that a later
+ *    pre-tokenizer splits apart changes HF's answer there and not koeval's.
+ *  - A GGUF does not say which added tokens HF calls "special": control tokens are taken as
+ *    special (decode with skip_special_tokens only).
+ *  - Not implemented (refused by name at load): models other than BPE, BPE dropout, truncation,
+ *    the Bert/Precompiled/StripAccents/NMT normalizers, the Bert/CharDelimiter/UnicodeScripts
+ *    pre-tokenizers, WordPiece/CTC decoders. */
 #ifndef KO_TOK_INTERNAL_H
 #define KO_TOK_INTERNAL_H
 
@@ -16,8 +29,9 @@
 /* ---- hash maps (tok_map.c) --------------------------------------------------------------- */
 
 /* string -> id, the strings owned elsewhere (the tokenizer's id->string table). */
+typedef struct tk_strslot { uint32_t hash; int32_t id; } tk_strslot;   /* id -1: empty */
 typedef struct tk_strmap {
-    int32_t *slot;     /* id, or -1 for empty */
+    tk_strslot *slot;
     uint32_t mask;
     int n;
     const char *const *str;   /* id -> string (NUL-terminated), */
@@ -160,6 +174,8 @@ typedef struct tk_trie {
 
 /* ---- the tokenizer --------------------------------------------------------------------------- */
 
+#define TK_CP_TABLE 0x30000 /* BMP and the planes with emoji and CJK extensions */
+
 struct ko_tokenizer {
     /* id -> token string (model vocab and added tokens); NULL where an id has none */
     char **tok;
@@ -176,6 +192,8 @@ struct ko_tokenizer {
     bool unk_missing;        /* unk_token named but absent from the vocab: an error when needed */
     char *cont_prefix, *end_suffix;   /* continuing_subword_prefix, end_of_word_suffix (may be "") */
     int32_t byte_id[256];    /* <0xNN> ids for byte_fallback, -1 when absent */
+    int32_t *cp_id;          /* code point -> id of that one-character token (or -1), below TK_CP_TABLE */
+    uint32_t gen;            /* unique per loaded tokenizer: tags the per-thread word cache */
 
     tk_added *added;
     int n_added;
@@ -204,6 +222,16 @@ int tk_load_gguf(ko_tokenizer *t, const char *path, ko_err *e);
 void tk_set_tokens(ko_tokenizer *t, int n_ids);
 void tk_set_token(ko_tokenizer *t, int32_t id, const char *s, size_t n);
 int tk_finish(ko_tokenizer *t, ko_err *e);   /* byte ids, tries, special flags */
+
+/* tok_jsonscan.c: model.vocab and model.merges scanned without a cJSON tree. tk_scan_big finds
+ * them and copies the text into rest with them emptied; returns 1, or 0 (rest = text) when the
+ * file does not have the usual shape (cJSON then reports what is wrong with it). */
+typedef struct tk_big { const char *vocab, *vocab_end, *merges, *merges_end; } tk_big;
+typedef int (*tk_vocab_fn)(void *ctx, const char *s, size_t n, int32_t id, ko_err *e);
+typedef int (*tk_merge_fn)(void *ctx, const char *a, size_t an, const char *b, size_t bn, uint32_t rank, ko_err *e);
+int tk_scan_big(const char *text, size_t n, tk_big *big, ko_buf *rest);
+int tk_scan_vocab(const tk_big *big, tk_vocab_fn fn, void *ctx, ko_err *e);
+int tk_scan_merges(const tk_big *big, tk_merge_fn fn, void *ctx, ko_err *e);
 
 /* tok_normalize.c */
 int tk_normalize(const ko_tokenizer *t, const char *s, size_t n, ko_buf *out, ko_err *e);

@@ -285,37 +285,72 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
 
 /* ---- model ------------------------------------------------------------------------------------ */
 
-static int load_model(ko_tokenizer *t, const cJSON *m, const cJSON *added, ko_err *e) {
+/* The vocab, gathered first: the id space is known only once the added tokens are counted too. */
+typedef struct vocab_acc { ko_buf s; uint32_t *off, *len; int32_t *id; int n, cap; int32_t max_id; } vocab_acc;
+
+static int vocab_entry(void *ctx, const char *s, size_t n, int32_t id, ko_err *e) {
+    (void)e;
+    vocab_acc *v = ctx;
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 4096;
+        v->off = ko_xrealloc(v->off, (size_t)v->cap * sizeof *v->off);
+        v->len = ko_xrealloc(v->len, (size_t)v->cap * sizeof *v->len);
+        v->id = ko_xrealloc(v->id, (size_t)v->cap * sizeof *v->id);
+    }
+    v->off[v->n] = (uint32_t)v->s.n;
+    v->len[v->n] = (uint32_t)n;
+    v->id[v->n++] = id;
+    ko_buf_put(&v->s, s, n);
+    if (id > v->max_id) v->max_id = id;
+    return 0;
+}
+
+typedef struct merge_acc { ko_tokenizer *t; size_t plen; ko_buf cat; } merge_acc;
+
+static int merge_entry(void *ctx, const char *a, size_t an, const char *b, size_t bn, uint32_t rank, ko_err *e) {
+    merge_acc *m = ctx;
+    int32_t ia = tk_strmap_get(&m->t->vocab, a, an), ib = tk_strmap_get(&m->t->vocab, b, bn);
+    m->cat.n = 0;
+    ko_buf_put(&m->cat, a, an);
+    if (bn >= m->plen) ko_buf_put(&m->cat, b + m->plen, bn - m->plen); /* b without the subword prefix */
+    int32_t im = tk_strmap_get(&m->t->vocab, m->cat.p, m->cat.n);
+    if (ia < 0 || ib < 0 || im < 0 || bn < m->plen)
+        return ko_fail(e, "tokenizer.json: merge %u uses a token that is not in the vocab", rank);
+    tk_mergemap_put(&m->t->merges, ia, ib, rank, im); /* a repeated pair: the later rank wins, as in HF */
+    return 0;
+}
+
+static int load_model(ko_tokenizer *t, const cJSON *m, const tk_big *big, const cJSON *added, ko_err *e) {
     const char *ty = type_of(m);
-    const cJSON *vocab = item(m, "vocab"), *merges = item(m, "merges"), *x;
+    const cJSON *x;
     if (ty && strcmp(ty, "BPE") != 0)
         return ko_fail(e, "tokenizer.json: unknown model type '%s' (supported: BPE)", ty);
-    if (!cJSON_IsObject(vocab) || !cJSON_IsArray(merges))
-        return ko_fail(e, "tokenizer.json: model needs \"vocab\" (object) and \"merges\" (list)");
+    if (!big) return ko_fail(e, "tokenizer.json: model needs \"vocab\" (object) and \"merges\" (list)");
     const cJSON *dropout = item(m, "dropout");
     if (dropout && !cJSON_IsNull(dropout) && !(cJSON_IsNumber(dropout) && dropout->valuedouble == 0))
         return ko_fail(e, "tokenizer.json: BPE dropout is not supported (encoding would be random)");
-    /* ids: the largest of the vocab's and the added tokens' */
-    int32_t max_id = -1, id = -1;
-    int n_vocab = 0;
-    cJSON_ArrayForEach(x, vocab) {
-        if (get_id(x, &id, "tokenizer.json: vocab", e) < 0) return -1;
-        if (id > max_id) max_id = id;
-        n_vocab++;
-    }
+    vocab_acc v = {.max_id = -1};
+    int rc = tk_scan_vocab(big, vocab_entry, &v, e);
+    int32_t id = -1;
     cJSON_ArrayForEach(x, added) {
-        if (get_id(item(x, "id"), &id, "tokenizer.json: added_tokens", e) < 0) return -1;
-        if (id > max_id) max_id = id;
+        if (rc == 0 && (rc = get_id(item(x, "id"), &id, "tokenizer.json: added_tokens", e)) == 0 && id > v.max_id)
+            v.max_id = id;
     }
-    tk_set_tokens(t, max_id + 1);
-    tk_strmap_init(&t->vocab, n_vocab);
-    cJSON_ArrayForEach(x, vocab) {
-        id = (int32_t)x->valuedouble;
-        if (t->tok[id]) return ko_fail(e, "tokenizer.json: vocab: id %d is used twice", (int)id);
-        tk_set_token(t, id, x->string, strlen(x->string));
+    if (rc == 0) {
+        tk_set_tokens(t, v.max_id + 1);
+        tk_strmap_init(&t->vocab, v.n);
+        for (int i = 0; rc == 0 && i < v.n; i++) {
+            if (t->tok[v.id[i]]) rc = ko_fail(e, "tokenizer.json: vocab: id %d is used twice", (int)v.id[i]);
+            else tk_set_token(t, v.id[i], v.s.p + v.off[i], v.len[i]);
+        }
+        for (id = 0; id <= v.max_id; id++)
+            if (t->tok[id]) tk_strmap_put(&t->vocab, id);
     }
-    for (id = 0; id <= max_id; id++)
-        if (t->tok[id]) tk_strmap_put(&t->vocab, id);
+    ko_buf_free(&v.s);
+    free(v.off);
+    free(v.len);
+    free(v.id);
+    if (rc < 0) return -1;
 
     const char *unk, *pre, *suf;
     if (get_str(m, "unk_token", &unk, "tokenizer.json: model", e) < 0 ||
@@ -330,46 +365,10 @@ static int load_model(ko_tokenizer *t, const cJSON *m, const cJSON *added, ko_er
     t->ignore_merges = get_bool(m, "ignore_merges", false);
     t->fuse_unk = get_bool(m, "fuse_unk", false);
 
-    size_t plen = pre ? strlen(pre) : 0;
-    tk_mergemap_init(&t->merges, cJSON_GetArraySize(merges));
-    ko_buf cat = {0};
-    uint32_t rank = 0;
-    int rc = 0;
-    cJSON_ArrayForEach(x, merges) {
-        const char *a, *b;
-        size_t an, bn;
-        if (cJSON_IsString(x)) { /* "a b" */
-            a = x->valuestring;
-            const char *sp = strchr(a, ' ');
-            if (!sp || strchr(sp + 1, ' ')) {
-                rc = ko_fail(e, "tokenizer.json: merge %u is not two tokens separated by one space", rank);
-                break;
-            }
-            an = (size_t)(sp - a);
-            b = sp + 1;
-            bn = strlen(b);
-        } else if (cJSON_IsArray(x) && cJSON_GetArraySize(x) == 2 && cJSON_IsString(x->child) &&
-                   cJSON_IsString(x->child->next)) {
-            a = x->child->valuestring;
-            b = x->child->next->valuestring;
-            an = strlen(a);
-            bn = strlen(b);
-        } else {
-            rc = ko_fail(e, "tokenizer.json: merge %u must be \"a b\" or [\"a\", \"b\"]", rank);
-            break;
-        }
-        int32_t ia = tk_strmap_get(&t->vocab, a, an), ib = tk_strmap_get(&t->vocab, b, bn);
-        cat.n = 0;
-        ko_buf_put(&cat, a, an);
-        if (bn >= plen) ko_buf_put(&cat, b + plen, bn - plen);
-        int32_t im = tk_strmap_get(&t->vocab, cat.p, cat.n);
-        if (ia < 0 || ib < 0 || im < 0 || bn < plen) {
-            rc = ko_fail(e, "tokenizer.json: merge %u uses a token that is not in the vocab", rank);
-            break;
-        }
-        tk_mergemap_put(&t->merges, ia, ib, rank++, im);
-    }
-    ko_buf_free(&cat);
+    merge_acc ma = {t, pre ? strlen(pre) : 0, {0}};
+    tk_mergemap_init(&t->merges, (int)((big->merges_end - big->merges) / 12)); /* ~bytes per merge: no regrowth */
+    rc = tk_scan_merges(big, merge_entry, &ma, e);
+    ko_buf_free(&ma.cat);
     return rc;
 }
 
@@ -407,10 +406,14 @@ static int32_t config_token(const ko_tokenizer *t, const cJSON *v) {
 }
 
 int tk_load_json(ko_tokenizer *t, const char *text, size_t n, const char *cfg, ko_err *e) {
+    tk_big big;
+    ko_buf rest = {0};
+    bool have_big = tk_scan_big(text, n, &big, &rest) == 1;
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    cJSON *j = cJSON_ParseWithLengthOpts(rest.p, rest.n, &end, 0);
     if (!j) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        size_t at = end && end >= rest.p ? (size_t)(end - rest.p) : 0;
+        ko_buf_free(&rest);
         return ko_fail(e, "tokenizer.json: invalid JSON near byte %zu", at);
     }
     int rc = -1;
@@ -429,7 +432,7 @@ int tk_load_json(ko_tokenizer *t, const char *text, size_t n, const char *cfg, k
         ko_fail(e, "tokenizer.json: truncation is not supported (it would cut the ids)");
         goto done;
     }
-    if (load_model(t, m, added, e) < 0 || load_added(t, added, e) < 0) goto done;
+    if (load_model(t, m, have_big ? &big : NULL, added, e) < 0 || load_added(t, added, e) < 0) goto done;
     if ((v = item(j, "normalizer")) && !cJSON_IsNull(v) && add_norm(t, v, 0, e) < 0) goto done;
     if ((v = item(j, "pre_tokenizer")) && !cJSON_IsNull(v) && add_pre(t, v, 0, e) < 0) goto done;
     if ((v = item(j, "post_processor")) && !cJSON_IsNull(v) && add_post(t, v, 0, &seen_seq, e) < 0) goto done;
@@ -452,5 +455,6 @@ int tk_load_json(ko_tokenizer *t, const char *text, size_t n, const char *cfg, k
     }
 done:
     cJSON_Delete(j);
+    ko_buf_free(&rest);
     return rc;
 }

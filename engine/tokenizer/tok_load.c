@@ -45,6 +45,14 @@ int tk_finish(ko_tokenizer *t, ko_err *e) {
         snprintf(name, sizeof name, "<0x%02X>", b);
         t->byte_id[b] = tk_strmap_get(&t->vocab, name, 6);
     }
+    t->cp_id = ko_xmalloc(TK_CP_TABLE * sizeof *t->cp_id);
+    for (int32_t c = 0; c < TK_CP_TABLE; c++) t->cp_id[c] = -1;
+    for (int32_t id = 0; id < t->n_ids; id++) {
+        int32_t cp;
+        if (t->tok[id] && t->tok_len[id] && t->tok_len[id] <= 4 &&
+            (uint32_t)tk_utf8_dec(t->tok[id], t->tok_len[id], &cp) == t->tok_len[id] && cp < TK_CP_TABLE)
+            t->cp_id[cp] = tk_strmap_get(&t->vocab, t->tok[id], t->tok_len[id]); /* the map's choice */
+    }
     t->added_of = ko_xmalloc(((size_t)t->n_ids + 1) * sizeof *t->added_of);
     for (int i = 0; i <= t->n_ids; i++) t->added_of[i] = -1;
     for (int i = 0; i < t->n_added; i++)
@@ -68,6 +76,7 @@ void ko_tokenizer_free(ko_tokenizer *t) {
     for (int i = 0; i < t->n_added; i++) free(t->added[i].content);
     free(t->added);
     free(t->added_of);
+    free(t->cp_id);
     tk_trie_free(&t->trie_raw);
     tk_trie_free(&t->trie_norm);
     for (int i = 0; i < t->n_norm; i++) tk_norm_free(&t->norm[i]);
@@ -83,6 +92,8 @@ void ko_tokenizer_free(ko_tokenizer *t) {
 static ko_tokenizer *tk_new(void) {
     ko_tokenizer *t = ko_xcalloc(1, sizeof *t);
     t->unk = t->bos = t->eos = -1;
+    static uint32_t next_gen;
+    t->gen = __atomic_add_fetch(&next_gen, 1, __ATOMIC_RELAXED); /* never 0: 0 marks an empty cache slot */
     return t;
 }
 
@@ -154,6 +165,17 @@ int ko_tokenizer_load(const char *path, ko_tokenizer **out, ko_err *e) {
     int rc = gguf ? tk_load_gguf(t, path, e) : tk_load_json_file(t, json, e);
     free(json);
     if (rc < 0) {
+        ko_tokenizer_free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+int ko_tokenizer_load_json(const char *json, size_t n, ko_tokenizer **out, ko_err *e) {
+    ko_tokenizer *t = tk_new();
+    *out = NULL;
+    if (tk_load_json(t, json, n, NULL, e) < 0) {
         ko_tokenizer_free(t);
         return -1;
     }

@@ -33,29 +33,32 @@ void tk_strmap_free(tk_strmap *m) {
     m->slot = NULL;
 }
 
+/* Slots keep the key's hash beside the id, so a probe compares strings only on a hash match. */
 void tk_strmap_put(tk_strmap *m, int32_t id) {
     const char *s = m->str[id];
     size_t n = m->len[id];
-    uint32_t i = (uint32_t)tk_hash_bytes(s, n) & m->mask;
+    uint64_t h = tk_hash_bytes(s, n);
+    uint32_t i = (uint32_t)h & m->mask, hi = (uint32_t)(h >> 32);
     for (;; i = (i + 1) & m->mask) {
-        int32_t o = m->slot[i];
+        int32_t o = m->slot[i].id;
         if (o < 0) break;
-        if (m->len[o] == n && memcmp(m->str[o], s, n) == 0) {
-            m->slot[i] = id;
+        if (m->slot[i].hash == hi && m->len[o] == n && memcmp(m->str[o], s, n) == 0) {
+            m->slot[i].id = id;
             return;
         }
     }
-    m->slot[i] = id;
+    m->slot[i] = (tk_strslot){hi, id};
     m->n++;
 }
 
 int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n) {
     if (!m->slot) return -1;
-    uint32_t i = (uint32_t)tk_hash_bytes(s, n) & m->mask;
+    uint64_t h = tk_hash_bytes(s, n);
+    uint32_t i = (uint32_t)h & m->mask, hi = (uint32_t)(h >> 32);
     for (;; i = (i + 1) & m->mask) {
-        int32_t o = m->slot[i];
+        int32_t o = m->slot[i].id;
         if (o < 0) return -1;
-        if (m->len[o] == n && memcmp(m->str[o], s, n) == 0) return o;
+        if (m->slot[i].hash == hi && m->len[o] == n && memcmp(m->str[o], s, n) == 0) return o;
     }
 }
 

@@ -17,9 +17,12 @@ void ko_ids_free(ko_ids *v);
  * beside the GGUF wins). */
 int ko_tokenizer_load(const char *path, ko_tokenizer **out, ko_err *e);
 void ko_tokenizer_free(ko_tokenizer *t);
+/* The same from a tokenizer.json already in memory (no tokenizer_config.json). */
+int ko_tokenizer_load_json(const char *json, size_t n, ko_tokenizer **out, ko_err *e);
 
 /* Encodes text (must be valid UTF-8) like HF `Tokenizer.encode(text, add_special_tokens=...)`;
- * appends to out (out->n is reset to 0 first). */
+ * appends to out (out->n is reset to 0 first). Thread-safe: the tokenizer is read-only after load
+ * and all scratch is per call or per thread (a few small thread-local buffers, never freed). */
 int ko_tokenizer_encode(const ko_tokenizer *t, const char *text, size_t len, bool add_special_tokens,
                         ko_ids *out, ko_err *e);
 /* Decodes like HF `Tokenizer.decode(ids, skip_special_tokens=...)`; result appended to out. */

@@ -23,6 +23,10 @@ static void test_buf(void) {
     ko_buf_printf(&b, "%d-%s", 42, "x");
     CHECK_EQ_STR(b.p, "42-x");
     ko_buf_free(&b);
+    /* json.dumps('\x7f\x1f', ensure_ascii=False) == '"\x7f\\u001f"' */
+    ko_buf_json_str(&b, "\x7f\x1f", 2);
+    CHECK_EQ_STR(b.p, "\"\x7f\\u001f\"");
+    ko_buf_free(&b);
 }
 
 static void test_nearest(void) {

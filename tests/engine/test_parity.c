@@ -273,6 +273,16 @@ static void test_errors(void) {
     o.device = "cuda:1";
     CHECK(ko_engine_open(m, &o, &en, &e) == -1 && strstr(e.msg, "built without CUDA"), "%s", e.msg);
 #endif
+    /* No device: cuda when built and a GPU opens, else cpu. */
+    o.device = NULL;
+    CHECK(ko_engine_open(m, &o, &en, &e) == 0, "%s", e.msg);
+#ifdef KO_HAVE_CUDA
+    CHECK(en && (!strcmp(ko_engine_backend(en), "cpu") || !strcmp(ko_engine_backend(en), "cuda")),
+          "backend %s", en ? ko_engine_backend(en) : "-");
+#else
+    CHECK(en && !strcmp(ko_engine_backend(en), "cpu"), "backend %s", en ? ko_engine_backend(en) : "-");
+#endif
+    ko_engine_close(en);
     o.device = "cpu";
     o.dtype = "bfloat16";
     CHECK(ko_engine_open(m, &o, &en, &e) == -1 && strstr(e.msg, "float32 only"), "%s", e.msg);
@@ -305,6 +315,27 @@ static void test_errors(void) {
     o.max_len = 0;
     CHECK(ko_engine_open(&broken, &o, &en, &e) == -1 && strstr(e.msg, "layer 1 down_proj"), "%s", e.msg);
     free(broken.layers);
+
+    /* Ties: a zero LM head makes every logit equal; lm-eval's torch argmax then picks the first
+     * index, so only token 0 is greedy, and each token costs exactly log(vocab). */
+    ko_model flat = *m;
+    int V = m->cfg.vocab_size, H = m->cfg.hidden;
+    float *zeros = ko_xcalloc((size_t)V * H, sizeof *zeros);
+    flat.lm_head = (ko_tensor){KO_F32, 2, {V, H}, zeros};
+    flat.cfg.tie_embeddings = false;
+    CHECK(ko_engine_open(&flat, &o, &en, &e) == 0, "%s", e.msg);
+    int32_t t0[2] = {0, 0}, t5[2] = {0, 5};
+    const int32_t *tie_conts[2] = {t0, t5};
+    int tie_n[2] = {2, 2};
+    double tie_lp[2];
+    bool tie_gr[2];
+    ko_doc td = {ctx, 3, 2, tie_conts, tie_n, tie_lp, tie_gr};
+    CHECK(en && ko_engine_score(en, &td, 1, &e) == 0, "%s", e.msg);
+    CHECK(tie_gr[0] && !tie_gr[1], "is_greedy on ties: %d %d", tie_gr[0], tie_gr[1]);
+    CHECK_NEAR(tie_lp[0], -2 * log((double)V), 1e-5);
+    CHECK_NEAR(tie_lp[1], -2 * log((double)V), 1e-5);
+    ko_engine_close(en);
+    free(zeros);
     ko_model_free(m);
 }
 

@@ -1,0 +1,285 @@
+/* test_tokenizer_errors.c — bad tokenizer files and bad text give one clear error line (never a
+ * crash): malformed or truncated JSON, unknown component types, invalid regexes, merges outside the
+ * vocab, unsupported options, bad GGUF vocabularies, invalid UTF-8. */
+#include <unistd.h>
+
+#include "engine/tokenizer/tokenizer.h"
+#include "tests/test.h"
+
+static char dir[] = "/tmp/ko_tok_errXXXXXX";
+
+/* A minimal valid tokenizer.json with one part replaced: "%s" slots are model, normalizer,
+ * pre_tokenizer, post_processor, decoder. */
+static char *json(const char *model, const char *norm, const char *pre, const char *post, const char *dec) {
+    return ko_xasprintf("{\"added_tokens\": [{\"id\": 3, \"content\": \"<s>\", \"special\": true}], "
+                        "\"normalizer\": %s, \"pre_tokenizer\": %s, \"post_processor\": %s, \"decoder\": %s, "
+                        "\"model\": %s}",
+                        norm, pre, post, dec, model);
+}
+
+#define MODEL_OK "{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}"
+
+/* Loads `text` as a tokenizer.json and expects an error mentioning `want`. */
+static void expect_load_error(const char *name, const char *text, size_t n, const char *want) {
+    char *path = ko_xasprintf("%s/%s.json", dir, name);
+    ko_err e = {{0}};
+    CHECK(ko_write_file_atomic(path, text, n, &e) == 0, "%s", e.msg);
+    ko_tokenizer *t = NULL;
+    int rc = ko_tokenizer_load(path, &t, &e);
+    CHECK(rc == -1 && t == NULL, "%s: loaded", name);
+    CHECK(e.msg[0] && !strchr(e.msg, '\n'), "%s: not one line: %s", name, e.msg);
+    CHECK(strstr(e.msg, want) != NULL, "%s: \"%s\" lacks \"%s\"", name, e.msg, want);
+    ko_tokenizer_free(t);
+    free(path);
+}
+
+static void expect_json_error(const char *name, char *text, const char *want) {
+    expect_load_error(name, text, strlen(text), want);
+    free(text);
+}
+
+/* A GGUF v3 file with no tensors and the given string/array metadata. */
+typedef struct gw { ko_buf b; int n_kv; } gw;
+static void put_u64(ko_buf *b, uint64_t v) { ko_buf_put(b, &v, 8); }
+static void put_u32(ko_buf *b, uint32_t v) { ko_buf_put(b, &v, 4); }
+static void put_str(ko_buf *b, const char *s) {
+    put_u64(b, strlen(s));
+    ko_buf_put(b, s, strlen(s));
+}
+static void kv_str(gw *g, const char *k, const char *v) {
+    put_str(&g->b, k);
+    put_u32(&g->b, 8);
+    put_str(&g->b, v);
+    g->n_kv++;
+}
+static void kv_strs(gw *g, const char *k, const char *const *v, int n) {
+    put_str(&g->b, k);
+    put_u32(&g->b, 9);
+    put_u32(&g->b, 8);
+    put_u64(&g->b, (uint64_t)n);
+    for (int i = 0; i < n; i++) put_str(&g->b, v[i]);
+    g->n_kv++;
+}
+static void expect_gguf_error(const char *name, gw *g, const char *want) {
+    ko_buf f = {0};
+    ko_buf_put(&f, "GGUF", 4);
+    put_u32(&f, 3);
+    put_u64(&f, 0);
+    put_u64(&f, (uint64_t)g->n_kv);
+    ko_buf_put(&f, g->b.p, g->b.n);
+    char *path = ko_xasprintf("%s/%s.gguf", dir, name);
+    ko_err e = {{0}};
+    CHECK(ko_write_file_atomic(path, f.p, f.n, &e) == 0, "%s", e.msg);
+    ko_tokenizer *t = NULL;
+    int rc = ko_tokenizer_load(path, &t, &e);
+    CHECK(rc == -1 && t == NULL, "%s: loaded", name);
+    CHECK(e.msg[0] && !strchr(e.msg, '\n'), "%s: not one line: %s", name, e.msg);
+    CHECK(strstr(e.msg, want) != NULL, "%s: \"%s\" lacks \"%s\"", name, e.msg, want);
+    ko_tokenizer_free(t);
+    free(path);
+    ko_buf_free(&f);
+    ko_buf_free(&g->b);
+}
+
+int main(void) {
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    /* the good one loads, so every failure below is the one change's */
+    char *ok = json(MODEL_OK, "null", "null", "null", "null");
+    char *ok_path = ko_xasprintf("%s/ok.json", dir);
+    ko_err e = {{0}};
+    ko_tokenizer *t = NULL;
+    CHECK(ko_write_file_atomic(ok_path, ok, strlen(ok), &e) == 0 && ko_tokenizer_load(ok_path, &t, &e) == 0, "%s", e.msg);
+    ko_ids ids = {0};
+    if (t) {
+        CHECK(ko_tokenizer_encode(t, "ab<s>", 5, false, &ids, &e) == 0 && ids.n == 2 && ids.ids[0] == 2 && ids.ids[1] == 3,
+              "ab<s>: %d ids", ids.n);
+        /* invalid UTF-8 text */
+        CHECK(ko_tokenizer_encode(t, "a\xff", 2, false, &ids, &e) == -1 && strstr(e.msg, "UTF-8") && !strchr(e.msg, '\n'),
+              "%s", e.msg);
+        CHECK(ko_tokenizer_encode(t, "\xed\xa0\x80", 3, false, &ids, &e) == -1, "a surrogate passed");
+        CHECK(ko_tokenizer_bos(t) == -1 && !ko_tokenizer_adds_bos(t), "no config: no bos");
+    }
+    ko_tokenizer_free(t);
+
+    expect_load_error("malformed", "{\"model\": ", 10, "invalid JSON");
+    expect_load_error("truncated", ok, strlen(ok) / 2, "invalid JSON");
+    expect_load_error("empty", "", 0, "invalid JSON");
+    expect_load_error("not_object", "[1, 2]", 6, "no \"model\"");
+    expect_json_error("model_type", json("{\"type\": \"WordPiece\", \"vocab\": {}}", "null", "null", "null", "null"),
+                      "unknown model type 'WordPiece'");
+    expect_json_error("no_merges", json("{\"type\": \"BPE\", \"vocab\": {}}", "null", "null", "null", "null"), "\"merges\"");
+    expect_json_error("norm_type", json(MODEL_OK, "{\"type\": \"BertNormalizer\"}", "null", "null", "null"),
+                      "unknown normalizer type 'BertNormalizer'");
+    expect_json_error("norm_notype", json(MODEL_OK, "{}", "null", "null", "null"), "normalizer without a \"type\"");
+    expect_json_error("pre_type", json(MODEL_OK, "null", "{\"type\": \"UnicodeScripts\"}", "null", "null"),
+                      "unknown type 'UnicodeScripts'");
+    expect_json_error("post_type", json(MODEL_OK, "null", "null", "{\"type\": \"Magic\"}", "null"), "unknown type 'Magic'");
+    expect_json_error("dec_type", json(MODEL_OK, "null", "null", "null", "{\"type\": \"WordPiece\"}"),
+                      "unknown type 'WordPiece'");
+    expect_json_error("bad_regex",
+                      json(MODEL_OK, "null", "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\"}",
+                           "null", "null"),
+                      "invalid regex");
+    expect_json_error("bad_regex_norm",
+                      json(MODEL_OK, "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"[\"}, \"content\": \"x\"}", "null",
+                           "null", "null"),
+                      "invalid regex");
+    expect_json_error("bad_behavior",
+                      json(MODEL_OK, "null", "{\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": \"Sideways\"}",
+                           "null", "null"),
+                      "unknown behavior 'Sideways'");
+    expect_json_error("bad_pattern", json(MODEL_OK, "null", "{\"type\": \"Split\", \"pattern\": 3}", "null", "null"),
+                      "pattern must be");
+    expect_json_error("bad_scheme", json(MODEL_OK, "null", "{\"type\": \"Metaspace\", \"prepend_scheme\": \"sometimes\"}",
+                                         "null", "null"),
+                      "unknown prepend_scheme 'sometimes'");
+    expect_json_error("merge_oov",
+                      json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}", "null", "null", "null", "null"),
+                      "not in the vocab");
+    expect_json_error("merge_form",
+                      json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}", "null", "null", "null", "null"),
+                      "merge 0");
+    expect_json_error("merge_pair",
+                      json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\"]]}", "null", "null", "null", "null"),
+                      "merge 0");
+    expect_json_error("vocab_id", json("{\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}", "null", "null", "null", "null"),
+                      "token id");
+    expect_json_error("vocab_dup", json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}", "null", "null",
+                                        "null", "null"),
+                      "used twice");
+    expect_json_error("dropout", json("{\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {}, \"merges\": []}", "null", "null",
+                                      "null", "null"),
+                      "dropout");
+    expect_json_error("template", json(MODEL_OK, "null", "null",
+                                       "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<x>\"}}, "
+                                       "{\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {}}",
+                                       "null"),
+                      "'<x>' is not defined");
+    expect_json_error("strip", json(MODEL_OK, "null", "null", "null", "{\"type\": \"Strip\", \"content\": \" \"}"),
+                      "Strip needs");
+    {
+        char *j = ko_xasprintf("{\"truncation\": {\"max_length\": 4}, \"model\": %s}", MODEL_OK);
+        expect_json_error("truncation", j, "truncation");
+        j = ko_xasprintf("{\"added_tokens\": {}, \"model\": %s}", MODEL_OK);
+        expect_json_error("added_not_list", j, "\"added_tokens\" must be a list");
+        j = ko_xasprintf("{\"added_tokens\": [{\"id\": 1.5, \"content\": \"x\"}], \"model\": %s}", MODEL_OK);
+        expect_json_error("added_id", j, "token id must be an integer");
+        j = ko_xasprintf("{\"added_tokens\": [{\"id\": 1}], \"model\": %s}", MODEL_OK);
+        expect_json_error("added_content", j, "no \"content\"");
+    }
+    /* the vocab and merges scanner */
+    expect_json_error("vocab_escape", json("{\"type\": \"BPE\", \"vocab\": {\"\\x\": 0}, \"merges\": []}", "null", "null", "null", "null"),
+                      "");
+    expect_json_error("vocab_lone_low", json("{\"type\": \"BPE\", \"vocab\": {\"\\udc00\": 0}, \"merges\": []}", "null", "null",
+                                             "null", "null"),
+                      "");
+    expect_json_error("vocab_lone_high", json("{\"type\": \"BPE\", \"vocab\": {\"\\ud800x\": 0}, \"merges\": []}", "null",
+                                              "null", "null", "null"),
+                      "");
+    expect_json_error("vocab_utf8", json("{\"type\": \"BPE\", \"vocab\": {\"\xff\": 0}, \"merges\": []}", "null", "null", "null",
+                                         "null"),
+                      "not valid UTF-8");
+    expect_json_error("vocab_value", json("{\"type\": \"BPE\", \"vocab\": {\"a\": \"0\"}, \"merges\": []}", "null", "null",
+                                          "null", "null"),
+                      "token id");
+    expect_json_error("merge_type", json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\", 1]]}", "null", "null",
+                                         "null", "null"),
+                      "merge 0");
+    expect_json_error("merge_num", json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [7]}", "null", "null", "null",
+                                        "null"),
+                      "merge 0");
+    expect_json_error("metaspace_repl", json(MODEL_OK, "null", "{\"type\": \"Metaspace\", \"replacement\": \"ab\"}", "null",
+                                             "null"),
+                      "one character");
+    expect_json_error("bert_cls", json(MODEL_OK, "null", "null", "{\"type\": \"BertProcessing\", \"sep\": [\"b\", 1]}", "null"),
+                      "needs \"cls\" and \"sep\"");
+    expect_json_error("post_seq", json(MODEL_OK, "null", "null", "{\"type\": \"Sequence\"}", "null"), "\"processors\" list");
+    { /* a surrogate pair in the vocab is one character; from memory (ko_tokenizer_load_json) */
+        char *j = json("{\"type\": \"BPE\", \"vocab\": {\"\\ud83d\\ude00\": 0, \"\\n\\t\\\"\": 1}, \"merges\": []}",
+                       "null", "null", "null", "null");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        if (t) {
+            CHECK(ko_tokenizer_encode(t, "\xf0\x9f\x98\x80", 4, false, &ids, &e) == 0 && ids.n == 1 && ids.ids[0] == 0,
+                  "emoji: %d ids", ids.n);
+            /* no unk_token: characters outside the vocab are dropped (HF: [] for this one) */
+            CHECK(ko_tokenizer_encode(t, "\n\t\"", 3, false, &ids, &e) == 0 && ids.n == 0, "no unk: %d ids", ids.n);
+        }
+        ko_tokenizer_free(t);
+        CHECK(ko_tokenizer_load_json("{", 1, &t, &e) == -1 && strstr(e.msg, "invalid JSON"), "%s", e.msg);
+        free(j);
+    }
+    { /* unk_token named but absent: an error once a character needs it */
+        char *j = json("{\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}", "null", "null",
+                       "null", "null");
+        char *p = ko_xasprintf("%s/unk.json", dir);
+        CHECK(ko_write_file_atomic(p, j, strlen(j), &e) == 0 && ko_tokenizer_load(p, &t, &e) == 0, "%s", e.msg);
+        if (t) CHECK(ko_tokenizer_encode(t, "ax", 2, false, &ids, &e) == -1 && strstr(e.msg, "unk_token"), "%s", e.msg);
+        ko_tokenizer_free(t);
+        free(p);
+        free(j);
+    }
+    /* paths */
+    CHECK(ko_tokenizer_load("/nonexistent/tokenizer.json", &t, &e) == -1 && strstr(e.msg, "no such file"), "%s", e.msg);
+    CHECK(ko_tokenizer_load(dir, &t, &e) == -1 && strstr(e.msg, "holds no tokenizer.json"), "%s", e.msg);
+    char *cfg = ko_xasprintf("%s/tokenizer_config.json", dir);
+    CHECK(ko_write_file_atomic(cfg, "{", 1, &e) == 0, "%s", e.msg);
+    CHECK(ko_tokenizer_load(ok_path, &t, &e) == -1 && strstr(e.msg, "tokenizer_config.json"), "%s", e.msg);
+    CHECK(ko_write_file_atomic(cfg, "{\"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": \"b\", \"add_bos_token\": true}",
+                               75, &e) == 0, "%s", e.msg);
+    CHECK(ko_tokenizer_load(ok_path, &t, &e) == 0, "%s", e.msg);
+    if (t) {
+        CHECK_EQ_INT(ko_tokenizer_bos(t), 3);
+        CHECK_EQ_INT(ko_tokenizer_eos(t), 1);
+        CHECK(ko_tokenizer_adds_bos(t), "add_bos_token");
+    }
+    ko_tokenizer_free(t);
+    unlink(cfg);
+    free(cfg);
+
+    /* GGUF vocabularies */
+    static const char *const toks[] = {"a", "b", "ab"};
+    gw g = {0};
+    kv_str(&g, "tokenizer.ggml.model", "bert");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    expect_gguf_error("gguf_model", &g, "tokenizer.ggml.model 'bert' is not supported");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "gpt2");
+    kv_str(&g, "tokenizer.ggml.pre", "falcon");
+    expect_gguf_error("gguf_pre", &g, "tokenizer.ggml.pre 'falcon' is not supported");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "gpt2");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    expect_gguf_error("gguf_nomerges", &g, "tokenizer.ggml.merges");
+    g = (gw){0};
+    static const char *const bad_merge[] = {"a c"};
+    kv_str(&g, "tokenizer.ggml.model", "gpt2");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    kv_strs(&g, "tokenizer.ggml.merges", bad_merge, 1);
+    expect_gguf_error("gguf_badmerge", &g, "merge 0");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    expect_gguf_error("gguf_noscores", &g, "tokenizer.ggml.scores");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    expect_gguf_error("gguf_notokens", &g, "tokenizer.ggml.tokens");
+    g = (gw){0};
+    static const char *const bad_utf8[] = {"a", "\xff"};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", bad_utf8, 2);
+    expect_gguf_error("gguf_utf8", &g, "not valid UTF-8");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    kv_strs(&g, "tokenizer.ggml.token_type", toks, 2);
+    expect_gguf_error("gguf_types", &g, "one type per token");
+    expect_load_error("gguf_truncated.gguf", "GGUF\x03", 5, "");
+
+    ko_ids_free(&ids);
+    free(ok);
+    free(ok_path);
+    char *rm = ko_xasprintf("rm -rf %s", dir);
+    CHECK(system(rm) == 0, "cleanup");
+    free(rm);
+    TEST_END();
+}
