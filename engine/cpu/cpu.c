@@ -289,7 +289,8 @@ static void key_runs(const cpu_batch *b, int t, int window, int *a0, int *a1, in
 typedef struct att_ctx {
     cpu_state *S;
     const cpu_layer *l;
-    int s0, r0, nk;              /* document start, first query row (relative), columns */
+    int s0, r0;                  /* document start, first query row (relative to s0) */
+    int k0, nk;                  /* batch index of the first key column, number of columns */
 } att_ctx;
 
 /* Softmax of score rows [lo, hi) of the chunk in place, over the keys the tree mask and the window
@@ -304,7 +305,7 @@ static void softmax_rows(void *vctx, int lo, int hi, int thread) {
         float *row = A->S->s.att + (size_t)r * A->nk;
         int a0, a1, b0, b1, t = A->s0 + A->r0 + r;
         key_runs(b, t, A->l->window, &a0, &a1, &b0, &b1);
-        int runs[2][2] = {{a0 - A->s0, a1 - A->s0}, {b0 - A->s0, b1 - A->s0}};
+        int runs[2][2] = {{a0 - A->k0, a1 - A->k0}, {b0 - A->k0, b1 - A->k0}};
         float mx = -INFINITY;
         for (int k = 0; k < 2; k++)
             for (int j = runs[k][0]; j < runs[k][1]; j++) {
@@ -332,9 +333,10 @@ static void softmax_rows(void *vctx, int lo, int hi, int thread) {
     }
 }
 
-/* Attention of one layer, document by document and head by head: scores of a chunk of query rows
- * against every earlier token of the document (one GEMM), the masked softmax, then P.V (one GEMM).
- * The masked-out products are wasted work, traded for BLAS speed. */
+/* Attention of one layer, document by document, a chunk of query rows at a time, head by head:
+ * scores against the document's keys from the chunk's first visible one to its last (one GEMM; on
+ * sliding layers of long documents that skips what the window hides), the masked softmax, then P.V
+ * (one GEMM). Masked-out products inside that span are wasted work, traded for BLAS speed. */
 static void attention(cpu_state *S, const cpu_layer *l) {
     const ko_config *c = &S->c;
     const cpu_batch *b = &S->b;
@@ -343,18 +345,28 @@ static void attention(cpu_state *S, const cpu_layer *l) {
     for (int d = 0; d < b->n_docs; d++) {
         int s0 = b->doc0[d], L = b->doclen[d];
         int chunk = S->s.att_rows;
-        for (int h = 0; h < nh; h++) {
-            int kh = h / group;
-            for (int r0 = 0; r0 < L; r0 += chunk) {
-                int nr = L - r0 < chunk ? L - r0 : chunk, nk = r0 + nr;
+        for (int r0 = 0; r0 < L; r0 += chunk) {
+            int nr = L - r0 < chunk ? L - r0 : chunk;
+            /* every key a row of the chunk sees lies in [k0, s0 + r0 + nr) */
+            int k0 = s0 + r0;
+            for (int t = s0 + r0; t < s0 + r0 + nr; t++) {
+                int a0, a1, b0, b1;
+                key_runs(b, t, l->window, &a0, &a1, &b0, &b1);
+                int first = a1 > a0 ? a0 : b0;
+                if (first < k0)
+                    k0 = first;
+            }
+            int nk = s0 + r0 + nr - k0;
+            att_ctx A = {S, l, s0, r0, k0, nk};
+            for (int h = 0; h < nh; h++) {
+                int kh = h / group;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, hd,
                             (float)c->attn_scale, S->s.q + (size_t)(s0 + r0) * nq + h * hd, nq,
-                            S->s.k + (size_t)s0 * nkv + kh * hd, nkv, 0.0f, S->s.att, nk);
-                att_ctx A = {S, l, s0, r0, nk};
+                            S->s.k + (size_t)k0 * nkv + kh * hd, nkv, 0.0f, S->s.att, nk);
                 /* threads only where there is work enough to pay for starting them */
                 parallel_for((long)nr * nk >= 65536 ? S->n_threads : 1, nr, softmax_rows, &A);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, nk, 1.0f, S->s.att,
-                            nk, S->s.v + (size_t)s0 * nkv + kh * hd, nkv, 0.0f,
+                            nk, S->s.v + (size_t)k0 * nkv + kh * hd, nkv, 0.0f,
                             S->s.o + (size_t)(s0 + r0) * nq + h * hd, nq);
             }
         }
@@ -508,9 +520,10 @@ static void batch_build(cpu_batch *b, const ko_doc *docs, int lo, int hi) {
 static void scratch_reserve(cpu_state *S, int n_tok, int n_rows, int max_pos, int max_doc) {
     const ko_config *c = &S->c;
     cpu_scratch *s = &S->s;
-    /* attention scores: chunks of up to 256 query rows, at most ~64 MB */
+    /* attention scores: chunks of up to 64 query rows (short enough for the window to pay off on
+     * sliding layers), at most ~64 MB */
     long rows = (64L << 20) / ((long)max_doc * (long)sizeof(float));
-    s->att_rows = rows < 1 ? 1 : rows > 256 ? 256 : (int)rows;
+    s->att_rows = rows < 1 ? 1 : rows > 64 ? 64 : (int)rows;
     if ((long)s->att_rows * max_doc > s->cap_att) {
         s->cap_att = s->att_rows * max_doc;
         s->att = ko_xrealloc(s->att, (size_t)s->cap_att * sizeof(float));
@@ -547,9 +560,10 @@ static void scratch_reserve(cpu_state *S, int n_tok, int n_rows, int max_pos, in
     }
 }
 
-/* Logit rows per LM-head chunk: at most ~32 MB of logits at a time. */
+/* Logit rows per LM-head chunk: at most ~128 MB of logits at a time (fewer passes over a large
+ * LM head: Gemma 3 streams 670 MB of f32 weights per chunk). */
 static int head_chunk(const cpu_state *S) {
-    long n = (32L << 20) / ((long)S->c.vocab_size * (long)sizeof(float));
+    long n = (128L << 20) / ((long)S->c.vocab_size * (long)sizeof(float));
     return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
 }
 

@@ -273,6 +273,16 @@ static void test_errors(void) {
     o.device = "cuda:1";
     CHECK(ko_engine_open(m, &o, &en, &e) == -1 && strstr(e.msg, "built without CUDA"), "%s", e.msg);
 #endif
+    /* No device: cuda when built and a GPU opens, else cpu. */
+    o.device = NULL;
+    CHECK(ko_engine_open(m, &o, &en, &e) == 0, "%s", e.msg);
+#ifdef KO_HAVE_CUDA
+    CHECK(en && (!strcmp(ko_engine_backend(en), "cpu") || !strcmp(ko_engine_backend(en), "cuda")),
+          "backend %s", en ? ko_engine_backend(en) : "-");
+#else
+    CHECK(en && !strcmp(ko_engine_backend(en), "cpu"), "backend %s", en ? ko_engine_backend(en) : "-");
+#endif
+    ko_engine_close(en);
     o.device = "cpu";
     o.dtype = "bfloat16";
     CHECK(ko_engine_open(m, &o, &en, &e) == -1 && strstr(e.msg, "float32 only"), "%s", e.msg);
