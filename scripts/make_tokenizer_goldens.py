@@ -15,8 +15,11 @@ What it writes (all gzip):
                           lstrip/rstrip/single_word/normalized added tokens, BertProcessing,
                           Metaspace "first" with byte fallback, a Llama-3-style byte-level BPE)
   synth_d.gguf            synth_d written as a llama.cpp "gpt2" vocabulary (gguf package)
+  synth_e.json.gz, synth_e.gguf
+                          a Llama-2-style SentencePiece BPE (Prepend + Replace, byte fallback) as
+                          tokenizer.json and as a llama.cpp "llama" vocabulary with add_space_prefix
   hard_<tok>.jsonl.gz     per hard case: ids without and with special tokens, and the decoded text
-                          of the ids (skip_special_tokens False and True)
+                          of the ids (skip_special_tokens False and True) and of their first half
   kobest_<tok>_<k>shot.txt.gz
                           the strings lm-eval encodes for `koeval requests --tasks kobest_all
                           --num_fewshot k` (per request: the context without its trailing
@@ -97,8 +100,14 @@ def hard_cases(kobest0):
          "\u1e9b\u0323", "Ⅻ ⅻ ① ⑳", "¼ ½ ¾", "™ ℠ ℃ ℉", "㍿ ㈱ ㎏", "\U0001F600\U0001F3FD",
          "end with space ", "end with newline\n", "end with tab\t", "질문: 다음 중 옳은 것은?\n답변:", " 예", " 아니오"]
     t += specials + [s + "text" for s in specials[:6]] + ["a " + s + " b" for s in specials[6:14]]
+    t += ["hello world", "say hello", "ahello", "hello_x", "hello!", "x <l> y", "  <l>", "\t<l>z", "<r>   z",
+          "a <r>\n b", "<l><r>", "Mixed and MIXED and mixed", "a <sep> b", "\t<sep>\t", "<sep>"]
     t += [kobest0[i] for i in range(0, len(kobest0), 997)]
     return t
+
+
+# Strings with characters the synthetic tokenizers never saw in training (unk, byte fallback).
+UNSEEN = ["☃☄ snow ⛄⛄", "ⓐⓑ", "a☃b"]
 
 
 def synth_tokenizers(corpus):
@@ -121,22 +130,24 @@ def synth_tokenizers(corpus):
     b = Tokenizer(models.BPE(continuing_subword_prefix="##", end_of_word_suffix="</w>"))
     b.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Prepend("_")])
     b.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
-                                               pre_tokenizers.Split(tokenizers.Regex(r"\p{Hangul}+"), "merged_with_previous"),
+                                               pre_tokenizers.Split(tokenizers.Regex(r"\p{Hangul}*"), "merged_with_previous"),
                                                pre_tokenizers.Split("a", "merged_with_next", invert=True),
                                                pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
     b.decoder = decoders.ByteLevel()
     b.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=700, continuing_subword_prefix="##",
                                                       end_of_word_suffix="</w>",
                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    b.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
+    b.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=False), processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])])
     b.add_special_tokens(["<s>", "</s>"])
 
     # Metaspace "first" looks at original offsets, so no normalizer here that moves the start
     # (koeval tracks "starts at offset 0" per split, not HF's full alignments).
     c = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
-    c.normalizer = normalizers.NFC()
+    c.normalizer = normalizers.NFKD()
     c.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
-    c.decoder = decoders.Sequence([decoders.Metaspace(prepend_scheme="first"), decoders.ByteFallback(), decoders.Fuse()])
+    c.decoder = decoders.Sequence([decoders.Metaspace(prepend_scheme="first"), decoders.ByteFallback(), decoders.Fuse(),
+                                   decoders.Strip(" ", 0, 2)])
     c.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>"] +
                                                       ["<0x%02X>" % i for i in range(256)]))
     c.add_special_tokens(["<s>"])
@@ -188,6 +199,60 @@ def safe_decode(t, ids, skip):
         return None
 
 
+def spm_merges(vocab, scores):
+    """transformers' SentencePieceExtractor merge order (convert_slow_tokenizer.generate_merges)."""
+    merges = []
+    for piece, score in scores.items():
+        local = [(piece[:k], piece[k:], score) for k in range(1, len(piece)) if piece[:k] in vocab and piece[k:] in vocab]
+        merges += sorted(local, key=lambda x: (vocab[x[0]], vocab[x[1]]))
+    merges.sort(key=lambda v: (v[2], len(v[0]), len(v[1])), reverse=True)
+    return [(a, b) for a, b, _ in merges]
+
+
+def synth_spm(base):
+    """A Llama-2-style SentencePiece BPE (add_space_prefix) from synth_c's pieces, scored by id like a
+    SentencePiece model: as tokenizer.json (what transformers' converter makes) and as the "llama"
+    GGUF llama.cpp would write (control pieces score -1000 there)."""
+    import gguf
+    j = json.loads(base.to_str())
+    inv = {i: s for s, i in j["model"]["vocab"].items()}
+    pieces = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)]
+    pieces += [inv[i] for i in sorted(inv) if inv[i] not in pieces and not inv[i].startswith("<")]
+    vocab = {p: i for i, p in enumerate(pieces)}
+    types = [3, 3, 3] + [6] * 256 + [1] * (len(pieces) - 259)
+    scores = {p: (0.0 if types[i] != 1 else -float(i)) for i, p in enumerate(pieces)}
+    tj = {"version": "1.0", "truncation": None, "padding": None,
+          "added_tokens": [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
+                            "normalized": False, "special": True} for i, p in enumerate(pieces[:3])],
+          "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                             {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+          "pre_tokenizer": None,
+          "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                                                      {"Sequence": {"id": "A", "type_id": 0}}],
+                             "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+          "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                       {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                       {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+          "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                    "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                    "vocab": vocab, "merges": [list(m) for m in spm_merges(vocab, scores)]}}
+    w = gguf.GGUFWriter(f"{OUT}/synth_e.gguf", "llama")
+    w.add_tokenizer_model("llama")
+    w.add_token_list(pieces)
+    w.add_token_scores([-1000.0 if t == 3 else scores[p] for p, t in zip(pieces, types)])
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    w.add_add_space_prefix(True)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return Tokenizer.from_str(json.dumps(tj))
+
+
 def write_gz(path, text):
     with gzip.GzipFile(path, "wb", mtime=0) as f:
         f.write(text.encode("utf-8"))
@@ -205,7 +270,9 @@ def main():
     k0, k5 = kobest_strings(0), kobest_strings(5)
     hard = hard_cases(k0)
     synth = synth_tokenizers(hard + k0[:2000])
+    hard += UNSEEN
     write_gguf_bpe(synth["synth_d"], f"{OUT}/synth_d.gguf")
+    synth["synth_e"] = synth_spm(synth["synth_c"])
     for name, t in synth.items():
         write_gz(f"{OUT}/{name}.json.gz", t.to_str())
         toks[name] = Tokenizer.from_str(t.to_str())  # what the C side loads
@@ -217,7 +284,10 @@ def main():
         for p, s in zip(plain, special):
             lines.append(json.dumps({"ids": p.ids, "ids_special": s.ids,
                                      "decode": safe_decode(t, s.ids, False),
-                                     "decode_skip": safe_decode(t, s.ids, True)}, ensure_ascii=False))
+                                     "decode_skip": safe_decode(t, s.ids, True),
+                                     # cut in the middle: broken UTF-8 for byte-level / byte fallback
+                                     "decode_half": safe_decode(t, s.ids[:len(s.ids) // 2 + 1], False)},
+                                    ensure_ascii=False))
         write_gz(f"{OUT}/hard_{name}.jsonl.gz", "\n".join(lines) + "\n")
         if name not in REAL:
             continue

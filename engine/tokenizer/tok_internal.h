@@ -4,7 +4,20 @@
  *   added tokens split out of the raw text (non-normalized ones) -> each remaining piece normalized
  *   -> normalized added tokens split out -> pre-tokenizer splits -> BPE per split -> post-processor.
  * Everything below is read-only after load, so encode/decode are safe for concurrent callers: all
- * scratch memory lives in the caller's stack frame (tk_work). */
+ * scratch memory is per call or per thread (BPE symbol/heap arrays, the word cache, PCRE2 match
+ * data: small thread-local buffers kept for the thread's life).
+ *
+ * Known differences from HF, none reachable with the four real tokenizers (gemma3, llama2,
+ * llama3, qwen3):
+ *  - HF keeps full offset alignments; koeval keeps only "this split starts at original offset 0",
+ *    which is what Metaspace prepend_scheme "first" asks. A normalizer that removes or replaces the
+ *    text's first characters (Strip, Replace at the start) or expands one into several that a later
+ *    pre-tokenizer splits apart changes HF's answer there and not koeval's.
+ *  - A GGUF does not say which added tokens HF calls "special": control tokens are taken as
+ *    special (decode with skip_special_tokens only).
+ *  - Not implemented (refused by name at load): models other than BPE, BPE dropout, truncation,
+ *    the Bert/Precompiled/StripAccents/NMT normalizers, the Bert/CharDelimiter/UnicodeScripts
+ *    pre-tokenizers, WordPiece/CTC decoders. */
 #ifndef KO_TOK_INTERNAL_H
 #define KO_TOK_INTERNAL_H
 

@@ -160,6 +160,53 @@ int main(void) {
     {
         char *j = ko_xasprintf("{\"truncation\": {\"max_length\": 4}, \"model\": %s}", MODEL_OK);
         expect_json_error("truncation", j, "truncation");
+        j = ko_xasprintf("{\"added_tokens\": {}, \"model\": %s}", MODEL_OK);
+        expect_json_error("added_not_list", j, "\"added_tokens\" must be a list");
+        j = ko_xasprintf("{\"added_tokens\": [{\"id\": 1.5, \"content\": \"x\"}], \"model\": %s}", MODEL_OK);
+        expect_json_error("added_id", j, "token id must be an integer");
+        j = ko_xasprintf("{\"added_tokens\": [{\"id\": 1}], \"model\": %s}", MODEL_OK);
+        expect_json_error("added_content", j, "no \"content\"");
+    }
+    /* the vocab and merges scanner */
+    expect_json_error("vocab_escape", json("{\"type\": \"BPE\", \"vocab\": {\"\\x\": 0}, \"merges\": []}", "null", "null", "null", "null"),
+                      "");
+    expect_json_error("vocab_lone_low", json("{\"type\": \"BPE\", \"vocab\": {\"\\udc00\": 0}, \"merges\": []}", "null", "null",
+                                             "null", "null"),
+                      "");
+    expect_json_error("vocab_lone_high", json("{\"type\": \"BPE\", \"vocab\": {\"\\ud800x\": 0}, \"merges\": []}", "null",
+                                              "null", "null", "null"),
+                      "");
+    expect_json_error("vocab_utf8", json("{\"type\": \"BPE\", \"vocab\": {\"\xff\": 0}, \"merges\": []}", "null", "null", "null",
+                                         "null"),
+                      "not valid UTF-8");
+    expect_json_error("vocab_value", json("{\"type\": \"BPE\", \"vocab\": {\"a\": \"0\"}, \"merges\": []}", "null", "null",
+                                          "null", "null"),
+                      "token id");
+    expect_json_error("merge_type", json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\", 1]]}", "null", "null",
+                                         "null", "null"),
+                      "merge 0");
+    expect_json_error("merge_num", json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [7]}", "null", "null", "null",
+                                        "null"),
+                      "merge 0");
+    expect_json_error("metaspace_repl", json(MODEL_OK, "null", "{\"type\": \"Metaspace\", \"replacement\": \"ab\"}", "null",
+                                             "null"),
+                      "one character");
+    expect_json_error("bert_cls", json(MODEL_OK, "null", "null", "{\"type\": \"BertProcessing\", \"sep\": [\"b\", 1]}", "null"),
+                      "needs \"cls\" and \"sep\"");
+    expect_json_error("post_seq", json(MODEL_OK, "null", "null", "{\"type\": \"Sequence\"}", "null"), "\"processors\" list");
+    { /* a surrogate pair in the vocab is one character; from memory (ko_tokenizer_load_json) */
+        char *j = json("{\"type\": \"BPE\", \"vocab\": {\"\\ud83d\\ude00\": 0, \"\\n\\t\\\"\": 1}, \"merges\": []}",
+                       "null", "null", "null", "null");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        if (t) {
+            CHECK(ko_tokenizer_encode(t, "\xf0\x9f\x98\x80", 4, false, &ids, &e) == 0 && ids.n == 1 && ids.ids[0] == 0,
+                  "emoji: %d ids", ids.n);
+            /* no unk_token: characters outside the vocab are dropped (HF: [] for this one) */
+            CHECK(ko_tokenizer_encode(t, "\n\t\"", 3, false, &ids, &e) == 0 && ids.n == 0, "no unk: %d ids", ids.n);
+        }
+        ko_tokenizer_free(t);
+        CHECK(ko_tokenizer_load_json("{", 1, &t, &e) == -1 && strstr(e.msg, "invalid JSON"), "%s", e.msg);
+        free(j);
     }
     { /* unk_token named but absent: an error once a character needs it */
         char *j = json("{\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}", "null", "null",
@@ -216,6 +263,16 @@ int main(void) {
     g = (gw){0};
     kv_str(&g, "tokenizer.ggml.model", "llama");
     expect_gguf_error("gguf_notokens", &g, "tokenizer.ggml.tokens");
+    g = (gw){0};
+    static const char *const bad_utf8[] = {"a", "\xff"};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", bad_utf8, 2);
+    expect_gguf_error("gguf_utf8", &g, "not valid UTF-8");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    kv_strs(&g, "tokenizer.ggml.token_type", toks, 2);
+    expect_gguf_error("gguf_types", &g, "one type per token");
     expect_load_error("gguf_truncated.gguf", "GGUF\x03", 5, "");
 
     ko_ids_free(&ids);
