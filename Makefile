@@ -56,7 +56,7 @@ $(B)/tests/%: tests/%.c $(B)/libkoeval.a
 	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -o $@ $< $(B)/libkoeval.a $(LDLIBS) $(CUDA_LDLIBS)
 
 # `make test` works on a fresh machine: deps installs what is missing first.
-test: deps koeval $(TEST_BIN)
+test: deps koeval model $(TEST_BIN)
 	@scripts/run_tests.sh
 
 deps:

@@ -66,6 +66,9 @@ int ko_mkdirs(const char *path, ko_err *e);
  * first invalid sequence, or -1 if the whole buffer is valid. */
 long ko_utf8_invalid_at(const char *s, size_t n);
 
+/* Hex SHA-256 of s[0..n) (lm-eval hash_string; golden checks). common/sha256.c */
+void ko_sha256_hex(const void *s, size_t n, char out[65]);
+
 /* Monotonic wall clock in seconds. */
 double ko_now(void);
 

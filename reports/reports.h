@@ -96,7 +96,5 @@ void ko_py_float_repr(ko_buf *b, double x);
 char *ko_sanitize_model_name(const char *model);
 /* datetime.fromtimestamp(t).isoformat().replace(":", "-"). */
 void ko_date_id(double epoch, char out[40]);
-/* hex SHA-256 of s[0..n) (lm-eval hash_string). */
-void ko_sha256_hex(const void *s, size_t n, char out[65]);
 
 #endif

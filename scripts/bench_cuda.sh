@@ -11,7 +11,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${WORK:-/tmp/koeval_gpu}
 SIZES=${*:-1b 4b 12b}
-SKIP_TESTS=${SKIP_TESTS:-1} REPEAT=${REPEAT:-2} WORK=$WORK bash "$HERE/gpu_parity.sh" $SIZES
+SKIP_TESTS=${SKIP_TESTS-1} REPEAT=${REPEAT:-2} WORK=$WORK bash "$HERE/gpu_parity.sh" $SIZES
 rc=$?
 python3 - "$WORK" $SIZES <<'PY'
 import json, os, sys

@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,41 @@ void convert(void *dst, ko_dtype dt, const void *src, ko_dtype stt, size_t n) {
     }
 }
 
+/* convert() split over threads: reading the mapped file into pinned memory is the load's bottleneck
+ * on one core (~5 GB/s measured), the PCIe copy is not. */
+struct conv_job {
+    void *dst;
+    ko_dtype dt;
+    const void *src;
+    ko_dtype stt;
+    size_t n;
+};
+void *conv_thread(void *p) {
+    conv_job *j = (conv_job *)p;
+    convert(j->dst, j->dt, j->src, j->stt, j->n);
+    return NULL;
+}
+void convert_par(void *dst, ko_dtype dt, const void *src, ko_dtype stt, size_t n) {
+    enum { NT = 8 };
+    if (n < ((size_t)1 << 20)) {
+        convert(dst, dt, src, stt, n);
+        return;
+    }
+    size_t des = dt == KO_F32 ? 4 : 2, ses = stt == KO_F32 ? 4 : 2;
+    conv_job jobs[NT];
+    pthread_t th[NT];
+    int started[NT] = {0};
+    for (int i = 0; i < NT; i++) {
+        size_t a = n * i / NT, b = n * (i + 1) / NT;
+        jobs[i] = conv_job{(char *)dst + a * des, dt, (const char *)src + a * ses, stt, b - a};
+        started[i] = i > 0 && pthread_create(&th[i], NULL, conv_thread, &jobs[i]) == 0;
+        if (i > 0 && !started[i]) conv_thread(&jobs[i]);
+    }
+    conv_thread(&jobs[0]);
+    for (int i = 1; i < NT; i++)
+        if (started[i]) pthread_join(th[i], NULL);
+}
+
 int64_t numel(const ko_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
@@ -143,7 +179,7 @@ int stage_upload(cuda_state *s, stager *sg, char *dst, const ko_tensor *t, int64
         size_t m = (size_t)(n - off) < per ? (size_t)(n - off) : per;
         int b = sg->cur;
         CK(cudaEventSynchronize(sg->ev[b]));
-        convert(sg->buf[b], s->dt, (const char *)t->data + (size_t)off * ses, t->dtype, m);
+        convert_par(sg->buf[b], s->dt, (const char *)t->data + (size_t)off * ses, t->dtype, m);
         CK(cudaMemcpyAsync(dst + (size_t)off * s->esz, sg->buf[b], m * s->esz, cudaMemcpyHostToDevice, s->st));
         CK(cudaEventRecord(sg->ev[b], s->st));
         sg->cur ^= 1;
@@ -572,14 +608,15 @@ inline int grid_for(long long n, int bs) {
     return (int)(g > 65535 * 8 ? 65535 * 8 : (g < 1 ? 1 : g));
 }
 
-/* Tensor-core attention for 16-bit types when head_dim is a multiple of 16 and its shared memory
- * fits the card (KOEVAL_CUDA_ATTN=simple forces the plain kernel, for comparisons). */
-template <class T> bool tc_ok(const cuda_state *s) {
-    if (sizeof(T) != 2 || s->cfg.head_dim % 16) return false;
-    if (s->attn_simple) return false;
-    return tc_plan(s->cfg.head_dim).total <= s->prop.sharedMemPerBlockOptin;
+/* Tensor-core attention for 16-bit types when head_dim is a multiple of 16 and its shared memory fits:
+ * returns the query heads per block (1: grouping the 2 heads of a GQA pair per block, G = 2, halved
+ * the K/V loads but measured slower, 2.08 s against 1.67 s on the 12b shape, NOTES.md: the kernel is
+ * latency-bound and wants more blocks), or 0 for the plain kernel (fp32, odd head_dim,
+ * KOEVAL_CUDA_ATTN=simple for comparisons). */
+template <class T> int tc_heads(const cuda_state *s) {
+    if (sizeof(T) != 2 || s->cfg.head_dim % 16 || s->attn_simple) return 0;
+    return tc_plan(s->cfg.head_dim, 1).total <= s->prop.sharedMemPerBlockOptin ? 1 : 0;
 }
-template <> bool tc_ok<float>(const cuda_state *) { return false; }
 
 /* The row kernel, vectorised to 16 bytes per access when the hidden size allows it. */
 template <class T>
@@ -604,8 +641,8 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
     embed_k<T><<<nt, 256, 0, st>>>((const T *)s->embed, tok, X, H, c.scale_embeddings ? 1 : 0);
     rowk<T>(s, nt, X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
     mark(s, P_EMBED);
-    const size_t asm_bytes = att_smem(hd, sizeof(T)), tc_bytes = tc_plan(hd).total;
-    const bool use_tc = tc_ok<T>(s);
+    const int use_tc = tc_heads<T>(s);
+    const size_t asm_bytes = att_smem(hd, sizeof(T)), tc_bytes = use_tc ? tc_plan(hd, use_tc).total : 0;
     for (int l = 0; l < c.n_layers; l++) {
         const layer_w *w = &s->L[l];
         if (w->bqkv) {
@@ -614,13 +651,14 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
         }
         if (gemm(s, w->wqkv, XN, QKV, nt, S, H, w->bqkv ? 1.f : 0.f, e)) return -1;
         mark(s, P_QKV);
-        qk_rope_k<T><<<nt, 128, 4 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
+        qk_rope_k<T><<<nt, 128, 5 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
                                                                w->sliding ? s->invf_l : s->invf_g);
         mark(s, P_ROPE);
         if constexpr (sizeof(T) == 2) {
-            if (use_tc)
-                attn_tc_k<T><<<dim3(b->ntile, nh), 128, tc_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
-                                                                       (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
+            const float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
+            const int win = w->sliding ? c.sliding_window : 0;
+            if (use_tc == 1)
+                attn_tc_k<T, 1><<<dim3(b->ntile, nh), 128, tc_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, sc, cap, win);
         }
         if (!use_tc)
             attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
@@ -673,14 +711,14 @@ template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
     size_t need = att_smem(s->cfg.head_dim, sizeof(T));
     CK(cudaFuncSetAttribute(attn_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
     if constexpr (sizeof(T) == 2) {
-        if (tc_ok<T>(s))
-            CK(cudaFuncSetAttribute(attn_tc_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_plan(s->cfg.head_dim).total));
+        int G = tc_heads<T>(s);
+        if (G == 1) CK(cudaFuncSetAttribute(attn_tc_k<T, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_plan(s->cfg.head_dim, 1).total));
     }
     return 0;
 }
 
 /* Picks the token budget: what fits in gpu_memory_utilization of the card after the weights, at most
- * 16384 tokens (enough to fill the GEMMs), never less than the longest document. */
+ * 16384 tokens (measured 14.38 s against 14.56 s at 8192 on the 12b shape: NOTES.md), never less than the longest document. */
 int pick_budget(cuda_state *s, int longest) {
     if (s->batch_tokens_opt > 0) return s->batch_tokens_opt > longest ? s->batch_tokens_opt : longest;
     size_t fr = 0, tot = 0;

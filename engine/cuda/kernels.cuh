@@ -147,9 +147,15 @@ __global__ void qk_rope_k(T *qkv, const int *pos, int nh, int nkv, int hd, int s
                           float eps, int plus1, const float *invf) {
     extern __shared__ float qk_buf[];
     int t = blockIdx.x, w = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
-    float *b = qk_buf + w * hd;
+    float *b = qk_buf + w * hd, *cs = qk_buf + nw * hd; /* cs: cos[hd/2] then sin[hd/2], once per token */
     float p = (float)pos[t];
     int half = hd / 2;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float f = p * invf[i];
+        cs[i] = rnd<T>(cosf(f));
+        cs[half + i] = rnd<T>(sinf(f));
+    }
+    __syncthreads();
     for (int s = w; s < nh + nkv; s += nw) {
         T *seg = qkv + (size_t)t * stride + (size_t)s * hd;
         const T *nwt = s < nh ? qn : kn;
@@ -166,8 +172,7 @@ __global__ void qk_rope_k(T *qkv, const int *pos, int nh, int nkv, int hd, int s
         __syncwarp();
         for (int i = lane; i < half; i += 32) {
             float a = b[i], c = b[i + half];
-            float f = p * invf[i];
-            float co = rnd<T>(cosf(f)), si = rnd<T>(sinf(f));
+            float co = cs[i], si = cs[half + i];
             seg[i] = fromf<T>(rnd<T>(a * co) + rnd<T>(-c * si));
             seg[i + half] = fromf<T>(rnd<T>(c * co) + rnd<T>(a * si));
         }
@@ -294,62 +299,66 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
 
 
 /* ---- attention on tensor cores (bf16 / fp16; WMMA 16x16x16, fp32 accumulate) ----
- * Same tree mask and semantics as attn_k. Block = 4 warps = one tile of 16 queries x one head.
- * Per chunk of 32 keys: warps 0-1 compute S = Q K^T (16 x 32) into shared memory; all threads do the
- * masked online softmax (8 threads per row), write P rounded to T (as flash attention feeds its PV
- * product) and rescale the fp32 output rows; then the 4 warps accumulate O += P V over their
- * 16-column slices of head_dim (O lives in shared memory, fp32). head_dim a multiple of 16. */
+ * Same tree mask and semantics as attn_k. Block = 4 warps = one tile of 16 queries x G query heads
+ * that share one KV head (GQA: K and V are loaded once for the G heads), R = 16 G rows.
+ * Per chunk of 32 keys: S = Q K^T (R x 32, 2G WMMA tiles) into shared memory; the masked online
+ * softmax (128/R threads per row) writes P rounded to T (as flash attention feeds its PV product,
+ * row sums in fp32) and rescales the fp32 output rows; then O += P V over (R/16) x (head_dim/16)
+ * tiles (O lives in shared memory, fp32). head_dim a multiple of 16. */
 #include <mma.h>
 #define TC_KC 32
 struct tc_layout {
     int ldq, ldk, lds, ldp, ldo;
     size_t q, k, v, s, p, o, st, total;
 };
-__host__ __device__ inline tc_layout tc_plan(int hd) {
+__host__ __device__ inline tc_layout tc_plan(int hd, int G) {
     tc_layout L;
+    const int R = 16 * G;
     L.ldq = L.ldk = hd + 8;
     L.lds = TC_KC + 4;
     L.ldp = TC_KC + 8;
     L.ldo = hd + 4;
     size_t off = 0;
-    L.q = off; off += (size_t)16 * L.ldq * 2;
+    L.q = off; off += (size_t)R * L.ldq * 2;
     L.k = off; off += (size_t)TC_KC * L.ldk * 2;
     L.v = off; off += (size_t)TC_KC * L.ldk * 2;
     off = (off + 31) & ~(size_t)31;
-    L.s = off; off += (size_t)16 * L.lds * 4;
-    L.p = off; off += (size_t)16 * L.ldp * 2;
+    L.s = off; off += (size_t)R * L.lds * 4;
+    L.p = off; off += (size_t)R * L.ldp * 2;
     off = (off + 31) & ~(size_t)31;
-    L.o = off; off += (size_t)16 * L.ldo * 4;
-    L.st = off; off += 3 * 16 * 4;
+    L.o = off; off += (size_t)R * L.ldo * 4;
+    L.st = off; off += 2 * (size_t)R * 4;
     L.total = off;
     return L;
 }
 
-template <class T>
+template <class T, int G>
 __global__ void __launch_bounds__(128) attn_tc_k(const T *qkv, T *out, const ko_tile *tiles, const int *pos, const int *br,
                                                  int nh, int nkv, int hd, int stride, float scale, float softcap, int window) {
     using namespace nvcuda;
+    constexpr int R = 16 * G, TPR = 128 / R, CPT = TC_KC / TPR;
     extern __shared__ __align__(128) unsigned char tc_raw[];
-    const tc_layout L = tc_plan(hd);
+    const tc_layout L = tc_plan(hd, G);
     T *Qs = (T *)(tc_raw + L.q), *Ks = (T *)(tc_raw + L.k), *Vs = (T *)(tc_raw + L.v), *Ps = (T *)(tc_raw + L.p);
     float *Ss = (float *)(tc_raw + L.s), *Os = (float *)(tc_raw + L.o);
-    float *mrow = (float *)(tc_raw + L.st), *lrow = mrow + 16;
+    float *mrow = (float *)(tc_raw + L.st), *lrow = mrow + R;
     const ko_tile tl = tiles[blockIdx.x];
-    const int h = blockIdx.y, g = h / (nh / nkv);
+    const int grp = nh / nkv, nhb = grp / G;
+    const int g = blockIdx.y / nhb, h0 = g * grp + (blockIdx.y % nhb) * G;
     const int tid = threadIdx.x, w = tid >> 5;
     const int v8 = hd / 8; /* 16-byte vectors per row */
-    for (int i = tid; i < 16 * v8; i += blockDim.x) {
-        int r = i / v8, c = (i % v8) * 8;
+    for (int i = tid; i < R * v8; i += blockDim.x) {
+        int r = i / v8, c = (i % v8) * 8, qi = r & 15, hi = r >> 4;
         uint4 val = make_uint4(0, 0, 0, 0);
-        if (r < tl.nq) val = *(const uint4 *)(qkv + (size_t)(tl.q0 + r) * stride + (size_t)h * hd + c);
+        if (qi < tl.nq) val = *(const uint4 *)(qkv + (size_t)(tl.q0 + qi) * stride + (size_t)(h0 + hi) * hd + c);
         *(uint4 *)(Qs + r * L.ldq + c) = val;
     }
-    for (int i = tid; i < 16 * hd; i += blockDim.x) Os[(i / hd) * L.ldo + i % hd] = 0.f;
-    if (tid < 16) { mrow[tid] = -CUDART_INF_F; lrow[tid] = 0.f; }
-    /* softmax role: row sr, columns sc*4 .. sc*4+3 */
-    const int sr = tid >> 3, sc = tid & 7;
-    const int sq = tl.q0 + sr;
-    const bool rvalid = sr < tl.nq;
+    for (int i = tid; i < R * hd; i += blockDim.x) Os[(i / hd) * L.ldo + i % hd] = 0.f;
+    if (tid < R) { mrow[tid] = -CUDART_INF_F; lrow[tid] = 0.f; }
+    /* softmax role: row sr (query sr & 15), columns sc*CPT .. sc*CPT+CPT-1 */
+    const int sr = tid / TPR, sc = tid % TPR;
+    const int sqi = sr & 15, sq = tl.q0 + sqi;
+    const bool rvalid = sqi < tl.nq;
     const int qpos = rvalid ? pos[sq] : 0, qbr = rvalid ? br[sq] : 0;
     const int kend = tl.q0 + tl.nq;
     const size_t koff = (size_t)(nh + g) * hd, voff = (size_t)(nh + nkv + g) * hd;
@@ -366,24 +375,25 @@ __global__ void __launch_bounds__(128) attn_tc_k(const T *qkv, T *out, const ko_
             *(uint4 *)(Vs + r * L.ldk + c) = vv;
         }
         __syncthreads();
-        if (w < 2) {
+        for (int bi = w; bi < 2 * G; bi += 4) {
+            const int rb = bi >> 1, kb = bi & 1;
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
             wmma::fill_fragment(acc, 0.f);
             for (int kk = 0; kk < hd; kk += 16) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
-                wmma::load_matrix_sync(a, Qs + kk, L.ldq);
-                wmma::load_matrix_sync(b, Ks + (w * 16) * L.ldk + kk, L.ldk);
+                wmma::load_matrix_sync(a, Qs + rb * 16 * L.ldq + kk, L.ldq);
+                wmma::load_matrix_sync(b, Ks + (kb * 16) * L.ldk + kk, L.ldk);
                 wmma::mma_sync(acc, a, b, acc);
             }
-            wmma::store_matrix_sync(Ss + w * 16, acc, L.lds, wmma::mem_row_major);
+            wmma::store_matrix_sync(Ss + rb * 16 * L.lds + kb * 16, acc, L.lds, wmma::mem_row_major);
         }
         __syncthreads();
         {
-            float sv[4], mx = -CUDART_INF_F;
+            float sv[CPT], mx = -CUDART_INF_F;
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                int col = sc * 4 + j, k = c0 + col;
+            for (int j = 0; j < CPT; j++) {
+                int col = sc * CPT + j, k = c0 + col;
                 bool vis = rvalid && k < kend && k <= sq;
                 if (vis) {
                     int kb = br[k];
@@ -397,20 +407,20 @@ __global__ void __launch_bounds__(128) attn_tc_k(const T *qkv, T *out, const ko_
                 sv[j] = x;
                 mx = fmaxf(mx, x);
             }
-            for (int o = 4; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            for (int o = TPR / 2; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
             const float mold = mrow[sr];
             const float mnew = fmaxf(mold, mx);
             float corr = 1.f, sum = 0.f;
             if (mnew != -CUDART_INF_F) corr = expf(mold - mnew);
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
+            for (int j = 0; j < CPT; j++) {
                 float p = sv[j] == -CUDART_INF_F ? 0.f : expf(sv[j] - mnew);
-                Ps[sr * L.ldp + sc * 4 + j] = fromf<T>(p); /* P in T for the PV product, the sum in fp32 (as FA2) */
+                Ps[sr * L.ldp + sc * CPT + j] = fromf<T>(p); /* P in T for the PV product, the sum in fp32 (as FA2) */
                 sum += p;
             }
-            for (int o = 4; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            for (int o = TPR / 2; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
             if (corr != 1.f)
-                for (int d = sc; d < hd; d += 8) Os[sr * L.ldo + d] *= corr;
+                for (int d = sc; d < hd; d += TPR) Os[sr * L.ldo + d] *= corr;
             __syncwarp();
             if (sc == 0) {
                 mrow[sr] = mnew;
@@ -418,24 +428,28 @@ __global__ void __launch_bounds__(128) attn_tc_k(const T *qkv, T *out, const ko_
             }
         }
         __syncthreads();
-        for (int cb = w; cb < hd / 16; cb += 4) {
+        const int ncb = hd / 16;
+        for (int t = w; t < G * ncb; t += 4) {
+            const int rb = t / ncb, cb = t % ncb;
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::load_matrix_sync(acc, Os + cb * 16, L.ldo, wmma::mem_row_major);
+            float *o = Os + rb * 16 * L.ldo + cb * 16;
+            wmma::load_matrix_sync(acc, o, L.ldo, wmma::mem_row_major);
 #pragma unroll
             for (int kk = 0; kk < TC_KC; kk += 16) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
-                wmma::load_matrix_sync(a, Ps + kk, L.ldp);
+                wmma::load_matrix_sync(a, Ps + rb * 16 * L.ldp + kk, L.ldp);
                 wmma::load_matrix_sync(b, Vs + kk * L.ldk + cb * 16, L.ldk);
                 wmma::mma_sync(acc, a, b, acc);
             }
-            wmma::store_matrix_sync(Os + cb * 16, acc, L.ldo, wmma::mem_row_major);
+            wmma::store_matrix_sync(o, acc, L.ldo, wmma::mem_row_major);
         }
     }
     __syncthreads();
-    for (int i = tid; i < tl.nq * hd; i += blockDim.x) {
-        int r = i / hd, d = i % hd;
-        out[(size_t)(tl.q0 + r) * nh * hd + (size_t)h * hd + d] = fromf<T>(Os[r * L.ldo + d] / lrow[r]);
+    for (int i = tid; i < R * hd; i += blockDim.x) {
+        int r = i / hd, d = i % hd, qi = r & 15, hi = r >> 4;
+        if (qi < tl.nq)
+            out[(size_t)(tl.q0 + qi) * nh * hd + (size_t)(h0 + hi) * hd + d] = fromf<T>(Os[r * L.ldo + d] / lrow[r]);
     }
 }
 

@@ -8,7 +8,6 @@
 
 #include "datasets/datasets.h"
 #include "tests/datasets/fixtures.h"
-#include "tests/datasets/sha256.h"
 #include "tests/test.h"
 
 /* Issue 2's required counts (independent of the goldens). */
@@ -42,7 +41,7 @@ static void check_split(const char *data_dir, const char *jsonl_dir, const char 
     ko_buf canon = {0};
     canonical(&ds, &canon);
     char hex[65];
-    sha256_hex(canon.p, canon.n, hex);
+    ko_sha256_hex(canon.p, canon.n, hex);
     CHECK(ds.n_docs == n_want, "%s %s: %d docs, golden %d", name, split, ds.n_docs, n_want);
     CHECK(strcmp(hex, sha_want) == 0, "%s %s: sha256 %s, golden %s", name, split, hex, sha_want);
     int req = required_count(name, split);
