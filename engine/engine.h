@@ -35,6 +35,10 @@ typedef struct ko_engine_opts {
     int batch_tokens;            /* 0 = auto (token budget of one packed batch) */
     int n_threads;               /* CPU threads; 0 = all cores */
     bool verbose;
+    /* Called by backends that report progress, after each batch, with the documents done so far in
+     * the current ko_engine_score call; NULL = none. */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
 } ko_engine_opts;
 
 typedef struct ko_engine_stats {

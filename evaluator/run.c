@@ -32,6 +32,11 @@ typedef struct run_task {
     int n_original;              /* documents in the split before --limit */
 } run_task;
 
+/* Scoring progress on stderr, at most every 10 s: a long CPU run should not look hung. */
+typedef struct progress {
+    double t0, last;
+} progress;
+
 typedef struct run {
     const ko_options *o;
     run_task *t;
@@ -43,6 +48,7 @@ typedef struct run {
     ko_doc *docs;                /* all tasks' engine documents */
     int n_docs;
     const char *group;           /* lm-eval's group name when the user asked for the group */
+    progress progress;
     double t_start, epoch_start, t_load, t_tokenize, t_score;
     long long n_requests;
 } run;
@@ -125,6 +131,16 @@ static int load_model(run *r, ko_err *e) {
     return ko_tokenizer_load(tp, &r->tok, e);
 }
 
+static void on_progress(void *ctx, int done, int total) {
+    progress *p = ctx;
+    double now = ko_now();
+    if (done == total || now - p->last < 10) return;
+    p->last = now;
+    double left = done > 0 ? (now - p->t0) * (total - done) / done : 0;
+    fprintf(stderr, "koeval: scored %d/%d documents (%.0f%%, about %.0f s left)\n", done, total,
+            100.0 * done / total, left);
+}
+
 static int open_engine(run *r, ko_err *e) {
     const ko_options *o = r->o;
     ko_engine_opts eo = {
@@ -135,6 +151,8 @@ static int open_engine(run *r, ko_err *e) {
         .batch_tokens = o->batch_size,
         .n_threads = o->threads,
         .verbose = o->verbose,
+        .progress = on_progress,
+        .progress_ctx = &r->progress,
     };
     return ko_engine_open(r->model, &eo, &r->engine, e);
 }
@@ -273,6 +291,7 @@ int ko_cmd_run(const ko_options *o) {
     r.t_tokenize = ko_now() - t;
 
     t = ko_now();
+    r.progress = (progress){t, t};
     if (ko_engine_score(r.engine, r.docs, r.n_docs, &e) < 0) goto fail;
     r.t_score = ko_now() - t;
     say(&r, "scored %d documents in %.1f s (tokenized in %.2f s)", r.n_docs, r.t_score, r.t_tokenize);

@@ -74,9 +74,8 @@ size_t ko_split_trailing_ws(const char *context);
 
 /* Metrics ------------------------------------------------------------------------------------- */
 
-/* Computes the task's metrics from per-document results; *metrics is malloc'd. Also fills, per
- * document, the per-sample metric values for --log_samples (pred index etc.) through the callback
- * when non-NULL. */
+/* Computes the task's metrics from per-document results; *metrics is malloc'd. The per-document
+ * values (--log_samples) come from ko_sample_score (tasks/metrics.h). */
 int ko_task_metrics(const ko_task *t, const ko_reqdoc *docs, const ko_docresult *res, int n_docs,
                     ko_metric **metrics, int *n_metrics, ko_err *e);
 

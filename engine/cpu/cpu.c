@@ -72,6 +72,8 @@ typedef struct cpu_state {
     const ko_model *m;
     ko_config c;
     int n_threads, batch_tokens;
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
     float *embed, *lm_head, *final_norm;
     bool lm_head_is_embed;
     cpu_layer *L;
@@ -749,6 +751,8 @@ static int cpu_open(const ko_model *m, const ko_engine_opts *o, void **state, ko
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     S->n_threads = o && o->n_threads > 0 ? o->n_threads : ncpu > 0 ? (int)ncpu : 1;
     S->batch_tokens = o && o->batch_tokens > 0 ? o->batch_tokens : 1024;
+    S->progress = o ? o->progress : NULL;
+    S->progress_ctx = o ? o->progress_ctx : NULL;
     openblas_set_num_threads(S->n_threads);
 
     S->embed = weight(S, &m->embed);
@@ -838,6 +842,8 @@ static int cpu_score(void *state, ko_doc *docs, int n, ko_err *e) {
             tok += doc_tokens(&docs[hi++]);
         batch_build(&S->b, docs, lo, hi);
         forward_batch(S, docs);
+        if (S->progress)
+            S->progress(S->progress_ctx, hi, n);
         lo = hi;
     }
     S->st.docs += n;
