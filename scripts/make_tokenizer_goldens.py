@@ -101,7 +101,8 @@ def hard_cases(kobest0):
          "end with space ", "end with newline\n", "end with tab\t", "질문: 다음 중 옳은 것은?\n답변:", " 예", " 아니오"]
     t += specials + [s + "text" for s in specials[:6]] + ["a " + s + " b" for s in specials[6:14]]
     t += ["hello world", "say hello", "ahello", "hello_x", "hello!", "x <l> y", "  <l>", "\t<l>z", "<r>   z",
-          "a <r>\n b", "<l><r>", "Mixed and MIXED and mixed", "a <sep> b", "\t<sep>\t", "<sep>"]
+          "a <r>\n b", "<l><r>", "Mixed and MIXED and mixed", "a <sep> b", "\t<sep>\t", "<sep>",
+          "\U00030000\U0003134A \U000E0041\U000E007F \U0010FFFD high planes", "한국 added 한국어"]
     t += [kobest0[i] for i in range(0, len(kobest0), 997)]
     return t
 
@@ -161,6 +162,7 @@ def synth_tokenizers(corpus):
     d.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=800, special_tokens=["<|begin_of_text|>"],
                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     d.add_special_tokens(["<|end_of_text|>"])
+    d.add_tokens([tokenizers.AddedToken("한국", normalized=False)])  # not byte-level: decoded as is
     return {"synth_a": a, "synth_b": b, "synth_c": c, "synth_d": d}
 
 
@@ -181,7 +183,8 @@ def write_gguf_bpe(tok, path):
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("llama-bpe")
     w.add_token_list([inv[i] for i in range(n)])
-    w.add_token_types([3 if i in special else 1 for i in range(n)])
+    added = {a["id"] for a in j["added_tokens"]}
+    w.add_token_types([3 if i in special else 4 if i in added else 1 for i in range(n)])  # control, user-defined
     w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in j["model"]["merges"]])
     w.add_bos_token_id(vocab["<|begin_of_text|>"])
     w.add_add_bos_token(False)

@@ -69,9 +69,15 @@ int tk_pattern_find(const tk_pattern *p, const char *s, size_t n, tk_ranges *out
     }
     size_t prev = 0;
     if (!p->re) {
-        if (p->lit_n == 0) { /* Rust's match_indices("") matches between every char: not worth it */
-            tk_ranges_add(out, 0, (uint32_t)n, false);
-            return 0;
+        if (p->lit_n == 0) { /* Rust's match_indices(""): an empty match at every char boundary */
+            for (size_t i = 0;;) {
+                if (i > prev) tk_ranges_add(out, (uint32_t)prev, (uint32_t)i, false);
+                tk_ranges_add(out, (uint32_t)i, (uint32_t)i, true);
+                prev = i;
+                if (i >= n) return 0;
+                int32_t cp;
+                i += (size_t)tk_utf8_dec(s + i, n - i, &cp);
+            }
         }
         const char *q = s, *end = s + n;
         while ((size_t)(end - q) >= p->lit_n && (q = memmem(q, (size_t)(end - q), p->lit, p->lit_n))) {

@@ -221,6 +221,24 @@ int main(void) {
         free(p);
         free(j);
     }
+    /* HF tokenizers 0.23.3 on edge cases: a Split on the empty string cuts between every character
+     * ("abab" -> [0, 1, 0, 1], no merge), and a vocab key given twice keeps its last id */
+    {
+        char *j = json(MODEL_OK, "null", "{\"type\": \"Split\", \"pattern\": {\"String\": \"\"}, \"behavior\": \"Isolated\"}",
+                       "null", "null");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        static const int32_t want[] = {0, 1, 0, 1};
+        if (t)
+            CHECK(ko_tokenizer_encode(t, "abab", 4, false, &ids, &e) == 0 && ids.n == 4 && memcmp(ids.ids, want, sizeof want) == 0,
+                  "empty split: %d ids", ids.n);
+        ko_tokenizer_free(t);
+        free(j);
+        j = json("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1}, \"merges\": []}", "null", "null", "null", "null");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        if (t) CHECK(ko_tokenizer_encode(t, "a", 1, false, &ids, &e) == 0 && ids.n == 1 && ids.ids[0] == 1, "dup key: %d", ids.ids[0]);
+        ko_tokenizer_free(t);
+        free(j);
+    }
     /* unk with and without fuse_unk (ids from HF tokenizers 0.23.3) */
     for (int fuse = 0; fuse < 2; fuse++) {
         char *j = ko_xasprintf("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"<unk>\": 0, \"a\": 1}, \"merges\": [], "
