@@ -34,17 +34,14 @@ static void strs_free(strs *l) {
     free(l->off);
 }
 
-static void replace_all(const tk_dec *d, const char *s, size_t n, ko_buf *out) {
+static int replace_all(const tk_dec *d, const char *s, size_t n, ko_buf *out, ko_err *e) {
     tk_ranges r = {0};
-    ko_err unused;
-    if (tk_pattern_find(&d->pat, s, n, &r, &unused) < 0) {
-        ko_buf_put(out, s, n);
-    } else {
-        for (int i = 0; i < r.n; i++)
-            if (r.v[i].match) ko_buf_put(out, d->content, d->content_n);
-            else ko_buf_put(out, s + r.v[i].a, r.v[i].b - r.v[i].a);
-    }
+    int rc = tk_pattern_find(&d->pat, s, n, &r, e);
+    for (int i = 0; rc == 0 && i < r.n; i++)
+        if (r.v[i].match) ko_buf_put(out, d->content, d->content_n);
+        else ko_buf_put(out, s + r.v[i].a, r.v[i].b - r.v[i].a);
     free(r.v);
+    return rc;
 }
 
 static bool byte_token(const char *s, size_t n, uint8_t *byte) {
@@ -73,8 +70,9 @@ static void flush_bytes(strs *out, ko_buf *bytes) {
 }
 
 /* One decoder over the whole list: in -> out. */
-static void apply(const tk_dec *d, const strs *in, strs *out) {
+static int apply(const tk_dec *d, const strs *in, strs *out, ko_err *e) {
     ko_buf bytes = {0};
+    int rc = 0;
     if (d->type == TK_D_FUSE || d->type == TK_D_BYTELEVEL) strs_begin(out);
     for (int i = 0; i < in->n; i++) {
         size_t n;
@@ -99,7 +97,7 @@ static void apply(const tk_dec *d, const strs *in, strs *out) {
         }
         case TK_D_REPLACE:
             strs_begin(out);
-            replace_all(d, s, n, &out->b);
+            rc = rc ? rc : replace_all(d, s, n, &out->b, e);
             strs_end(out);
             break;
         case TK_D_BYTEFALLBACK: {
@@ -156,12 +154,13 @@ static void apply(const tk_dec *d, const strs *in, strs *out) {
         free(raw);
     }
     ko_buf_free(&bytes);
+    return rc;
 }
 
 int ko_tokenizer_decode(const ko_tokenizer *t, const int32_t *ids, int n, bool skip_special_tokens, ko_buf *out,
                         ko_err *e) {
-    (void)e;
     strs a = {0}, b = {0};
+    int rc = 0;
     for (int i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_ids) continue;
@@ -173,15 +172,15 @@ int ko_tokenizer_decode(const ko_tokenizer *t, const int32_t *ids, int n, bool s
             strs_add(&a, t->tok[id], t->tok_len[id]);
         }
     }
-    for (int k = 0; k < t->n_dec; k++) {
+    for (int k = 0; rc == 0 && k < t->n_dec; k++) {
         b.n = 0;
         b.b.n = 0;
-        apply(&t->dec[k], &a, &b);
+        rc = apply(&t->dec[k], &a, &b, e);
         strs sw = a;
         a = b;
         b = sw;
     }
-    for (int i = 0; i < a.n; i++) {
+    for (int i = 0; rc == 0 && i < a.n; i++) {
         size_t len;
         const char *s = str_at(&a, i, &len);
         if (i > 0 && !t->has_decoder) ko_buf_putc(out, ' ');
@@ -190,7 +189,7 @@ int ko_tokenizer_decode(const ko_tokenizer *t, const int32_t *ids, int n, bool s
     if (!out->p) ko_buf_put(out, "", 0);
     strs_free(&a);
     strs_free(&b);
-    return 0;
+    return rc;
 }
 
 void tk_dec_free(tk_dec *d) {

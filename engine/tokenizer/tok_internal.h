@@ -58,7 +58,8 @@ const tk_merge *tk_mergemap_get(const tk_mergemap *m, int32_t a, int32_t b);
 
 /* ---- UTF-8 and character classes (tok_utf8.c) --------------------------------------------- */
 
-/* Decodes one code point at s[0..n) (input already validated); returns its byte length. */
+/* Decodes the code point starting s[0..n), which must be valid UTF-8 (every text reaching the tokenizer
+ * is validated first: input text, tokenizer.json, GGUF tokens); returns its byte length. */
 int tk_utf8_dec(const char *s, size_t n, int32_t *cp);
 int tk_utf8_enc(int32_t cp, char out[4]);
 bool tk_is_whitespace(int32_t cp);     /* Rust char::is_whitespace (White_Space) */

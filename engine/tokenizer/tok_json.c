@@ -168,7 +168,7 @@ static int add_pre(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
     case TK_P_WHITESPACE: return tk_pre_builtin_regex(p, WS_RE, e);
     case TK_P_DIGITS: p->individual = get_bool(o, "individual_digits", false); return 0;
     case TK_P_PUNCT: return behavior(o, &p->behavior, what, e);
-    case TK_P_WSPLIT: return 0;
+    case TK_P_WSPLIT: break; /* no options */
     }
     return 0;
 }
@@ -406,6 +406,10 @@ static int32_t config_token(const ko_tokenizer *t, const cJSON *v) {
 }
 
 int tk_load_json(ko_tokenizer *t, const char *text, size_t n, const char *cfg, ko_err *e) {
+    /* JSON is UTF-8 (HF reads it into a Rust str): checked once here, so every string taken from
+     * the file (tokens, patterns, contents) is valid UTF-8 */
+    long bad = ko_utf8_invalid_at(text, n);
+    if (bad >= 0) return ko_fail(e, "tokenizer.json: not valid UTF-8 (at byte %ld)", bad);
     tk_big big;
     ko_buf rest = {0};
     bool have_big = tk_scan_big(text, n, &big, &rest) == 1;

@@ -48,13 +48,13 @@ static const char *string(const char *p, const char *e, ko_buf *out) {
             p++;
             continue;
         }
-        if (out) ko_buf_put(out, run, (size_t)(p - run));
+        ko_buf_put(out, run, (size_t)(p - run));
         if (++p >= e) return NULL;
         char c = *p++;
         static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
         const char *k = strchr(from, c);
         if (c && k) {
-            if (out) ko_buf_putc(out, to[k - from]);
+            ko_buf_putc(out, to[k - from]);
         } else if (c == 'u') {
             uint32_t cp, lo;
             if (hex4(p, e, &cp) < 0) return NULL;
@@ -68,14 +68,14 @@ static const char *string(const char *p, const char *e, ko_buf *out) {
                 return NULL;
             }
             char u[4];
-            if (out) ko_buf_put(out, u, (size_t)tk_utf8_enc((int32_t)cp, u));
+            ko_buf_put(out, u, (size_t)tk_utf8_enc((int32_t)cp, u));
         } else {
             return NULL;
         }
         run = p;
     }
     if (p >= e) return NULL;
-    if (out) ko_buf_put(out, run, (size_t)(p - run));
+    ko_buf_put(out, run, (size_t)(p - run));
     return p + 1;
 }
 
@@ -177,10 +177,6 @@ int tk_scan_vocab(const tk_big *big, tk_vocab_fn fn, void *ctx, ko_err *e) {
         while (p < end && *p >= '0' && *p <= '9' && id < (1 << 24)) id = id * 10 + (*p++ - '0');
         if (p == d || id >= (1 << 24) || (p < end && strchr(".eE-+", *p))) {
             rc = ko_fail(e, "tokenizer.json: vocab: token id must be an integer in [0, %d)", 1 << 24);
-            break;
-        }
-        if (ko_utf8_invalid_at(k.p, k.n) >= 0) {
-            rc = ko_fail(e, "tokenizer.json: vocab: a token is not valid UTF-8");
             break;
         }
         rc = fn(ctx, k.p, k.n, (int32_t)id, e);

@@ -46,16 +46,25 @@ static __thread pcre2_match_data *tls_md;
 static __thread pcre2_match_context *tls_mc;
 static __thread pcre2_jit_stack *tls_js;
 
+static void *pcre2_xmalloc(PCRE2_SIZE n, void *unused) {
+    (void)unused;
+    return ko_xmalloc(n);
+}
+static void pcre2_xfree(void *p, void *unused) {
+    (void)unused;
+    free(p);
+}
+
 static pcre2_match_data *match_data(pcre2_match_context **mc) {
-    if (!tls_md) {
-        tls_md = pcre2_match_data_create(1, NULL);
-        tls_mc = pcre2_match_context_create(NULL);
-        tls_js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
-        if (!tls_md || !tls_mc || !tls_js) {
-            fputs("koeval: out of memory (regex match data)\n", stderr);
-            exit(KO_EXIT_OOM);
-        }
+    if (!tls_md) { /* allocated through ko_xmalloc, so never NULL (out of memory exits there) */
+        pcre2_general_context *gc = pcre2_general_context_create(pcre2_xmalloc, pcre2_xfree, NULL);
+        tls_md = pcre2_match_data_create(1, gc);
+        tls_mc = pcre2_match_context_create(gc);
+        /* NULL when PCRE2 has no JIT (or no memory for the stack): assigning NULL then keeps
+         * PCRE2's own 32 KiB stack, and a match that outgrows it reports an error like any other */
+        tls_js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, gc);
         pcre2_jit_stack_assign(tls_mc, NULL, tls_js);
+        pcre2_general_context_free(gc);
     }
     *mc = tls_mc;
     return tls_md;

@@ -253,6 +253,58 @@ int main(void) {
         ko_tokenizer_free(t);
         free(j);
     }
+    /* a regex that backtracks past PCRE2's match limit: an error, never a hang or a wrong split
+     * (when encoding, when normalizing an added token at load, when decoding) */
+    {
+        char bomb[64];
+        memset(bomb, 'a', 40);
+        strcpy(bomb + 40, "b");
+        char *j = json(MODEL_OK, "null", "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a+)+$\"}, "
+                       "\"behavior\": \"Isolated\"}", "null", "null");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        if (t)
+            CHECK(ko_tokenizer_encode(t, bomb, strlen(bomb), false, &ids, &e) == -1 && ids.n == 0 &&
+                      strcmp(e.msg, "regex: match limit exceeded") == 0, "%s", e.msg);
+        ko_tokenizer_free(t);
+        free(j);
+        j = ko_xasprintf("{\"added_tokens\": [{\"id\": 3, \"content\": \"%s\", \"normalized\": true}], "
+                         "\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \"(a+)+$\"}, \"content\": \"x\"}, "
+                         "\"model\": %s}", bomb, MODEL_OK);
+        expect_json_error("added_norm_limit", j, "regex: match limit exceeded");
+        j = ko_xasprintf("{\"decoder\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \"(a+)+$\"}, \"content\": \"x\"}, "
+                         "\"model\": {\"type\": \"BPE\", \"vocab\": {\"%s\": 0, \"a\": 1}, \"merges\": []}}", bomb);
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        ko_buf out = {0};
+        if (t) {
+            int32_t one = 1, big = 0;
+            CHECK(ko_tokenizer_decode(t, &one, 1, false, &out, &e) == 0 && strcmp(out.p, "x") == 0, "%s", e.msg); /* "a" replaced */
+            out.n = 0;
+            CHECK(ko_tokenizer_decode(t, &big, 1, false, &out, &e) == -1 && out.n == 0 &&
+                      strcmp(e.msg, "regex: match limit exceeded") == 0, "%s", e.msg);
+        }
+        ko_buf_free(&out);
+        ko_tokenizer_free(t);
+        free(j);
+    }
+    /* a token longer than a quarter of a string block (256 KiB) gets a block of its own */
+    {
+        size_t n = 300000;
+        char *tok = ko_xmalloc(n + 1);
+        memset(tok, 'a', n);
+        tok[n] = 0;
+        char *j = ko_xasprintf("{\"added_tokens\": [{\"id\": 3, \"content\": \"%s\"}], \"model\": %s}", tok, MODEL_OK);
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        ko_buf out = {0};
+        if (t) {
+            CHECK(ko_tokenizer_encode(t, tok, n, false, &ids, &e) == 0 && ids.n == 1 && ids.ids[0] == 3, "%d ids", ids.n);
+            int32_t id = 3;
+            CHECK(ko_tokenizer_decode(t, &id, 1, false, &out, &e) == 0 && out.n == n && strcmp(out.p, tok) == 0, "decode");
+        }
+        ko_buf_free(&out);
+        ko_tokenizer_free(t);
+        free(j);
+        free(tok);
+    }
     /* paths */
     CHECK(ko_tokenizer_load("/nonexistent/tokenizer.json", &t, &e) == -1 && strstr(e.msg, "no such file"), "%s", e.msg);
     CHECK(ko_tokenizer_load(dir, &t, &e) == -1 && strstr(e.msg, "holds no tokenizer.json"), "%s", e.msg);
@@ -309,6 +361,17 @@ int main(void) {
     kv_strs(&g, "tokenizer.ggml.token_type", toks, 2);
     expect_gguf_error("gguf_types", &g, "one type per token");
     expect_load_error("gguf_truncated.gguf", "GGUF\x03", 5, "");
+    /* arrays of the wrong element type (count right): the entries cannot be read as types / scores */
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    kv_strs(&g, "tokenizer.ggml.token_type", toks, 3);
+    expect_gguf_error("gguf_type_strs", &g, "tokenizer.ggml.tokens: entry 0 unreadable");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    kv_strs(&g, "tokenizer.ggml.scores", toks, 3);
+    expect_gguf_error("gguf_score_strs", &g, "tokenizer.ggml.scores: entry 0 unreadable");
 
     ko_ids_free(&ids);
     free(ok);
