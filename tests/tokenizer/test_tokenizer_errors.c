@@ -81,6 +81,149 @@ static void expect_gguf_error(const char *name, gw *g, const char *want) {
     ko_buf_free(&g->b);
 }
 
+
+/* One bad part per case, in a file that is otherwise MODEL_OK with the other parts null; a
+ * component NULL keeps "null". The error must name what is wrong. */
+typedef struct bad_part { const char *name, *model, *norm, *pre, *post, *dec, *want; } bad_part;
+#define SEQ10(k, inner) "{\"type\": \"Sequence\", \"" k "\": [{\"type\": \"Sequence\", \"" k "\": [{\"type\": \"Sequence\", \"" k \
+    "\": [{\"type\": \"Sequence\", \"" k "\": [{\"type\": \"Sequence\", \"" k "\": [{\"type\": \"Sequence\", \"" k           \
+    "\": [{\"type\": \"Sequence\", \"" k "\": [{\"type\": \"Sequence\", \"" k "\": [{\"type\": \"Sequence\", \"" k           \
+    "\": [{\"type\": \"Sequence\", \"" k "\": [" inner "]}]}]}]}]}]}]}]}]}]}"
+#define BPE(rest) "{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]" rest "}"
+static const bad_part BAD_PARTS[] = {
+    /* model */
+    {"unk_type", BPE(", \"unk_token\": 3"), 0, 0, 0, 0, "tokenizer.json: model: \"unk_token\" must be a string"},
+    {"prefix_type", BPE(", \"continuing_subword_prefix\": 3"), 0, 0, 0, 0, "\"continuing_subword_prefix\" must be a string"},
+    {"suffix_type", BPE(", \"end_of_word_suffix\": []"), 0, 0, 0, 0, "\"end_of_word_suffix\" must be a string"},
+    {"dropout_str", BPE(", \"dropout\": \"0.1\""), 0, 0, 0, 0, "BPE dropout is not supported"},
+    {"merge_left_oov", "{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"ab\": 1}, \"merges\": [\"c a\"]}", 0, 0, 0, 0,
+     "merge 0 uses a token that is not in the vocab"},
+    {"merge_right_oov", "{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"ab\": 1}, \"merges\": [\"a c\"]}", 0, 0, 0, 0,
+     "merge 0 uses a token that is not in the vocab"},
+    /* with continuing_subword_prefix "##" the right part must carry it */
+    {"merge_no_prefix", "{\"type\": \"BPE\", \"continuing_subword_prefix\": \"##\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, "
+                        "\"merges\": [\"a b\"]}", 0, 0, 0, 0, "merge 0 uses a token that is not in the vocab"},
+    /* normalizers */
+    {"norm_seq_list", 0, "{\"type\": \"Sequence\", \"normalizers\": 3}", 0, 0, 0, "normalizer Sequence needs a \"normalizers\" list"},
+    {"norm_seq_deep", 0, SEQ10("normalizers", "{\"type\": \"NFC\"}"), 0, 0, 0, "normalizer Sequence needs a \"normalizers\" list"},
+    {"norm_seq_item", 0, "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, {\"type\": \"NFX\"}]}", 0, 0, 0,
+     "unknown normalizer type 'NFX'"},
+    {"replace_pattern", 0, "{\"type\": \"Replace\", \"pattern\": \"a\", \"content\": \"b\"}", 0, 0, 0,
+     "normalizer Replace: pattern must be"},
+    {"replace_content_type", 0, "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": 1}", 0, 0, 0,
+     "normalizer Replace: \"content\" must be a string"},
+    {"replace_no_content", 0, "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}}", 0, 0, 0,
+     "normalizer Replace needs \"content\""},
+    {"prepend_type", 0, "{\"type\": \"Prepend\", \"prepend\": true}", 0, 0, 0, "normalizer Prepend: \"prepend\" must be a string"},
+    {"prepend_missing", 0, "{\"type\": \"Prepend\"}", 0, 0, 0, "normalizer Prepend needs \"prepend\""},
+    /* pre-tokenizers */
+    {"pre_notype", 0, 0, "{\"type\": 3}", 0, 0, "pre-tokenizer without a \"type\""},
+    {"pre_seq_list", 0, 0, "{\"type\": \"Sequence\"}", 0, 0, "pre-tokenizer Sequence needs a \"pretokenizers\" list"},
+    {"pre_seq_deep", 0, 0, SEQ10("pretokenizers", "{\"type\": \"Digits\"}"), 0, 0, "pre-tokenizer Sequence needs a \"pretokenizers\" list"},
+    {"pre_seq_item", 0, 0, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\"}, {\"type\": \"Bert\"}]}", 0, 0,
+     "unknown type 'Bert'"},
+    {"behavior_type", 0, 0, "{\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": 3}", 0, 0,
+     "pre-tokenizer: \"behavior\" must be a string"},
+    {"punct_behavior", 0, 0, "{\"type\": \"Punctuation\", \"behavior\": \"Both\"}", 0, 0, "unknown behavior 'Both'"},
+    {"metaspace_repl_type", 0, 0, "{\"type\": \"Metaspace\", \"replacement\": 3}", 0, 0, "\"replacement\" must be a string"},
+    {"metaspace_scheme_type", 0, 0, "{\"type\": \"Metaspace\", \"prepend_scheme\": 3}", 0, 0, "\"prepend_scheme\" must be a string"},
+    {"metaspace_repl_empty", 0, 0, "{\"type\": \"Metaspace\", \"replacement\": \"\"}", 0, 0, "replacement must be one character"},
+    {"metaspace_repl_long", 0, 0, "{\"type\": \"Metaspace\", \"replacement\": \"abcde\"}", 0, 0, "replacement must be one character"},
+    /* post-processors */
+    {"post_notype", 0, 0, 0, "{}", 0, "post_processor without a \"type\""},
+    {"post_seq_deep", 0, 0, 0, SEQ10("processors", "{\"type\": \"ByteLevel\"}"), 0, "\"processors\" list"},
+    {"post_seq_item", 0, 0, 0, "{\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\"}, {\"type\": \"Magic\"}]}", 0,
+     "unknown type 'Magic'"},
+    {"post_two", 0, 0, 0, "{\"type\": \"Sequence\", \"processors\": [{\"type\": \"BertProcessing\", \"cls\": [\"a\", 0], "
+                           "\"sep\": [\"b\", 1]}, {\"type\": \"RobertaProcessing\", \"cls\": [\"a\", 0], \"sep\": [\"b\", 1]}]}", 0,
+     "more than one template"},
+    {"bert_sep", 0, 0, 0, "{\"type\": \"BertProcessing\", \"cls\": [\"a\", 0], \"sep\": \"b\"}", 0, "needs \"cls\" and \"sep\""},
+    {"bert_cls_id", 0, 0, 0, "{\"type\": \"RobertaProcessing\", \"cls\": [\"a\", -1], \"sep\": [\"b\", 1]}", 0,
+     "RobertaProcessing needs \"cls\" and \"sep\""},
+    {"bert_sep_id", 0, 0, 0, "{\"type\": \"BertProcessing\", \"cls\": [\"a\", 0], \"sep\": [\"b\", 0.5]}", 0,
+     "BertProcessing needs \"cls\" and \"sep\""},
+    {"tpl_single", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": \"$A\"}", 0, "TemplateProcessing needs a \"single\" list"},
+    {"tpl_two_seq", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\"}}, "
+                             "{\"Sequence\": {\"id\": \"B\"}}]}", 0, "\"single\" has two sequences"},
+    {"tpl_item", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"Text\": \"x\"}]}", 0,
+     "template items must be SpecialToken or Sequence"},
+    {"tpl_no_seq", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}], "
+                            "\"special_tokens\": {\"<s>\": {\"ids\": [3]}}}", 0, "\"single\" has no sequence"},
+    {"tpl_bad_id", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}, "
+                            "{\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"<s>\": {\"ids\": [3, 1e9]}}}", 0,
+     "token id must be an integer"},
+    /* decoders */
+    {"dec_notype", 0, 0, 0, 0, "{\"type\": null}", "decoder without a \"type\""},
+    {"dec_seq_list", 0, 0, 0, 0, "{\"type\": \"Sequence\", \"decoders\": {}}", "decoder Sequence needs a \"decoders\" list"},
+    {"dec_seq_deep", 0, 0, 0, 0, SEQ10("decoders", "{\"type\": \"Fuse\"}"), "decoder Sequence needs a \"decoders\" list"},
+    {"dec_seq_item", 0, 0, 0, 0, "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"CTC\"}]}",
+     "unknown type 'CTC'"},
+    {"dec_replace_pattern", 0, 0, 0, 0, "{\"type\": \"Replace\", \"pattern\": {}, \"content\": \" \"}",
+     "decoder Replace: pattern must be"},
+    {"dec_replace_content", 0, 0, 0, 0, "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": 0}",
+     "decoder: \"content\" must be a string"},
+    {"dec_replace_nocontent", 0, 0, 0, 0, "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}}", "decoder Replace needs \"content\""},
+    {"dec_metaspace_scheme", 0, 0, 0, 0, "{\"type\": \"Metaspace\", \"prepend_scheme\": \"maybe\"}", "unknown prepend_scheme 'maybe'"},
+    {"strip_content_type", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": 1, \"start\": 1, \"stop\": 0}",
+     "decoder: \"content\" must be a string"},
+    {"strip_no_start", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"stop\": 0}", "Strip needs"},
+    {"strip_no_stop", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": 0}", "Strip needs"},
+    {"strip_neg_start", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": -1, \"stop\": 0}", "Strip needs"},
+    {"strip_neg_stop", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": 0, \"stop\": -1}", "Strip needs"},
+    {"strip_big_start", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": 2e6, \"stop\": 0}", "Strip needs"},
+    {"strip_big_stop", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": 0, \"stop\": 2e6}", "Strip needs"},
+    {"strip_empty", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \"\", \"start\": 1, \"stop\": 0}", "Strip: content must be one character"},
+    {"strip_two", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \"ab\", \"start\": 1, \"stop\": 0}", "Strip: content must be one character"},
+};
+
+/* Whole files: the top level, added tokens, and the vocab/merges scanner (tok_jsonscan.c). */
+static const struct { const char *name, *text, *want; } BAD_FILES[] = {
+    {"top_array", "[]", "no \"model\" object"},
+    {"model_array", "{\"model\": []}", "no \"model\" object"},
+    {"added_id_type", "{\"added_tokens\": [{\"id\": \"3\", \"content\": \"x\"}], \"model\": " BPE("") "}", "token id must be an integer"},
+    {"added_id_neg", "{\"added_tokens\": [{\"id\": -1, \"content\": \"x\"}], \"model\": " BPE("") "}", "token id must be an integer"},
+    {"added_id_big", "{\"added_tokens\": [{\"id\": 16777216, \"content\": \"x\"}], \"model\": " BPE("") "}", "token id must be an integer"},
+    {"added_content_type", "{\"added_tokens\": [{\"id\": 3, \"content\": 3}], \"model\": " BPE("") "}", "\"content\" must be a string"},
+    {"utf8_outside_vocab", "{\"added_tokens\": [{\"id\": 3, \"content\": \"\xc3\"}], \"model\": " BPE("") "}", "not valid UTF-8 (at byte 40)"},
+    /* the scanner's vocab: entries it must refuse */
+    {"vocab_key_not_string", "{\"model\": {\"vocab\": {a: 0}, \"merges\": []}}", "invalid JSON"},
+    {"vocab_no_colon", "{\"model\": {\"vocab\": {\"a\" 0}, \"merges\": []}}", "invalid JSON"},
+    {"vocab_id_float", "{\"model\": {\"vocab\": {\"a\": 0.5}, \"merges\": []}}", "vocab: token id must be an integer"},
+    {"vocab_id_exp", "{\"model\": {\"vocab\": {\"a\": 1e3}, \"merges\": []}}", "vocab: token id must be an integer"},
+    {"vocab_id_huge", "{\"model\": {\"vocab\": {\"a\": 99999999999}, \"merges\": []}}", "vocab: token id must be an integer"},
+    {"vocab_no_comma", "{\"model\": {\"vocab\": {\"a\": 0 \"b\": 1}, \"merges\": []}}", "invalid JSON"},
+    {"vocab_trailing_comma", "{\"model\": {\"vocab\": {\"a\": 0,}, \"merges\": []}}", "invalid JSON"},
+    {"vocab_ctrl", "{\"model\": {\"vocab\": {\"a\tb\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_bad_hex", "{\"model\": {\"vocab\": {\"\\u00zz\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_short_hex", "{\"model\": {\"vocab\": {\"\\u00\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_pair_no_low", "{\"model\": {\"vocab\": {\"\\ud83d\\u0041\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_pair_high_high", "{\"model\": {\"vocab\": {\"\\ud83d\\ud83d\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_pair_cut", "{\"model\": {\"vocab\": {\"\\ud83d\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    /* hex digits in every case, escapes of every kind */
+    {"vocab_escapes_ok_merge_bad", "{\"model\": {\"vocab\": {\"\\u00E9\\u00e9\\/\\b\\f\\r\": 0}, \"merges\": [\"x\"]}}",
+     "merge 0 is not two tokens"},
+    /* merges */
+    {"merges_two_spaces", "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [\"a a a\"]}}", "merge 0 is not two tokens"},
+    {"merges_pair_no_comma", "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [[\"a\" \"a\"]]}}", "invalid JSON"},
+    {"merges_pair_three", "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [[\"a\", \"a\", \"a\"]]}}", "merge 0 must be"},
+    {"merges_no_comma", "{\"model\": {\"vocab\": {\"a\": 0, \"aa\": 1}, \"merges\": [\"a a\" \"a a\"]}}", "invalid JSON"},
+    {"merges_trailing_comma", "{\"model\": {\"vocab\": {\"a\": 0, \"aa\": 1}, \"merges\": [\"a a\",]}}", "invalid JSON"},
+    /* shapes the scanner leaves to cJSON */
+    {"vocab_list", "{\"model\": {\"vocab\": [], \"merges\": []}}", "model needs \"vocab\""},
+    {"merges_object", "{\"model\": {\"vocab\": {}, \"merges\": {}}}", "model needs \"vocab\""},
+    {"no_vocab", "{\"model\": {\"merges\": []}}", "model needs \"vocab\""},
+    {"deep", "{\"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "
+             "\"model\": " BPE("") "}", ""},
+    {"unterminated_skip", "{\"x\": \"abc, \"model\": " BPE("") "}", "invalid JSON"},
+    {"key_not_string", "{x: 1, \"model\": " BPE("") "}", "invalid JSON"},
+    {"member_no_comma", "{\"x\": 1 \"model\": " BPE("") "}", "invalid JSON"},
+    {"member_cut", "{\"x\": 1", "invalid JSON"},
+    {"obj_no_colon", "{\"x\": {\"a\" 1}, \"model\": " BPE("") "}", "invalid JSON"},
+    {"obj_cut", "{\"x\": {\"a\": 1", "invalid JSON"},
+    {"arr_no_comma", "{\"x\": [1 2], \"model\": " BPE("") "}", "invalid JSON"},
+    {"bad_value", "{\"x\": ], \"model\": " BPE("") "}", "invalid JSON"},
+};
+
 int main(void) {
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     /* the good one loads, so every failure below is the one change's */
@@ -286,13 +429,15 @@ int main(void) {
         ko_tokenizer_free(t);
         free(j);
     }
-    /* a token longer than a quarter of a string block (256 KiB) gets a block of its own */
+    /* a vocab token longer than a quarter of a string block (256 KiB) gets a block of its own; with
+     * ignore_merges the whole word is looked up first */
     {
         size_t n = 300000;
         char *tok = ko_xmalloc(n + 1);
         memset(tok, 'a', n);
         tok[n] = 0;
-        char *j = ko_xasprintf("{\"added_tokens\": [{\"id\": 3, \"content\": \"%s\"}], \"model\": %s}", tok, MODEL_OK);
+        char *j = ko_xasprintf("{\"model\": {\"type\": \"BPE\", \"ignore_merges\": true, \"vocab\": {\"a\": 0, \"b\": 1, "
+                               "\"ab\": 2, \"%s\": 3}, \"merges\": [\"a b\"]}}", tok);
         CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
         ko_buf out = {0};
         if (t) {
@@ -305,6 +450,14 @@ int main(void) {
         free(j);
         free(tok);
     }
+    for (size_t i = 0; i < sizeof BAD_PARTS / sizeof BAD_PARTS[0]; i++) {
+        const bad_part *b = &BAD_PARTS[i];
+        expect_json_error(b->name, json(b->model ? b->model : MODEL_OK, b->norm ? b->norm : "null", b->pre ? b->pre : "null",
+                                        b->post ? b->post : "null", b->dec ? b->dec : "null"),
+                          b->want);
+    }
+    for (size_t i = 0; i < sizeof BAD_FILES / sizeof BAD_FILES[0]; i++)
+        expect_load_error(BAD_FILES[i].name, BAD_FILES[i].text, strlen(BAD_FILES[i].text), BAD_FILES[i].want);
     /* paths */
     CHECK(ko_tokenizer_load("/nonexistent/tokenizer.json", &t, &e) == -1 && strstr(e.msg, "no such file"), "%s", e.msg);
     CHECK(ko_tokenizer_load(dir, &t, &e) == -1 && strstr(e.msg, "holds no tokenizer.json"), "%s", e.msg);
