@@ -73,7 +73,6 @@ static void try_pair(const ko_tokenizer *t, const sym *w, int pos, cand *h, int 
 #define WC_WORD 48
 #define WC_IDS 16
 typedef struct wc_entry {
-    uint64_t hash;
     uint32_t gen;
     uint8_t len, n_ids;
     char word[WC_WORD];
@@ -84,12 +83,11 @@ static __thread wc_entry *tls_wc;
 static int bpe_word(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *e);
 
 int tk_bpe(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *e) {
-    if (n == 0) return 0;
     if (n > WC_WORD) return bpe_word(t, s, n, out, e);
     if (!tls_wc) tls_wc = ko_xcalloc(WC_SLOTS, sizeof *tls_wc);
     uint64_t h = tk_hash_bytes(s, n);
     wc_entry *c = &tls_wc[h & (WC_SLOTS - 1)];
-    if (c->gen == t->gen && c->hash == h && c->len == n && memcmp(c->word, s, n) == 0) {
+    if (c->gen == t->gen && c->len == n && memcmp(c->word, s, n) == 0) {
         for (int i = 0; i < c->n_ids; i++) tk_ids_push(out, c->ids[i]);
         return 0;
     }
@@ -97,7 +95,6 @@ int tk_bpe(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *
     if (bpe_word(t, s, n, out, e) < 0) return -1;
     if (out->n - start <= WC_IDS) {
         c->gen = t->gen;
-        c->hash = h;
         c->len = (uint8_t)n;
         c->n_ids = (uint8_t)(out->n - start);
         memcpy(c->word, s, n);

@@ -30,7 +30,7 @@ int ko_tokenizer_encode(const ko_tokenizer *t, const char *text, size_t len, boo
     if (rc == 0) rc = tk_pretokenize(t, &b, &a, e);
     bool tpl = add_special_tokens && t->n_tpl > 0;
     int k = 0;
-    for (; tpl && k < t->n_tpl && t->tpl[k] >= 0; k++) tk_ids_push(out, t->tpl[k]);
+    for (; tpl && t->tpl[k] >= 0; k++) tk_ids_push(out, t->tpl[k]); /* a template always holds the -1 */
     for (int i = 0; rc == 0 && i < b.n; i++) {
         const tk_split *sp = &b.v[i];
         if (sp->id >= 0) tk_ids_push(out, sp->id);

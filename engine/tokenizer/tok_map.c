@@ -51,8 +51,7 @@ void tk_strmap_put(tk_strmap *m, int32_t id) {
     m->n++;
 }
 
-int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n) {
-    if (!m->slot) return -1;
+int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n) { /* m was initialized (at load) */
     uint64_t h = tk_hash_bytes(s, n);
     uint32_t i = (uint32_t)h & m->mask, hi = (uint32_t)(h >> 32);
     for (;; i = (i + 1) & m->mask) {
@@ -100,8 +99,7 @@ void tk_mergemap_put(tk_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_
     m->slot[i] = (tk_merge){k, rank, id};
 }
 
-const tk_merge *tk_mergemap_get(const tk_mergemap *m, int32_t a, int32_t b) {
-    if (!m->slot) return NULL;
+const tk_merge *tk_mergemap_get(const tk_mergemap *m, int32_t a, int32_t b) { /* m was initialized */
     uint64_t k = pair_key(a, b);
     for (uint32_t i = pair_hash(k) & m->mask;; i = (i + 1) & m->mask) {
         if (m->slot[i].key == k) return &m->slot[i];

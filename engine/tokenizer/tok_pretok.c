@@ -103,14 +103,13 @@ static void split_by(const char *s, tk_ranges *r, tk_behavior bh, bool invert, b
 static void metaspace(const tk_pre *p, const char *s, size_t n, bool first, tk_splits *out, tk_ranges *r) {
     ko_buf b = {0};
     /* HF checks after the replacement: a leading space counts as a leading replacement */
-    bool starts = (n > 0 && s[0] == ' ') || (n >= (size_t)p->repl_n && memcmp(s, p->repl, (size_t)p->repl_n) == 0);
+    bool starts = s[0] == ' ' || (n >= (size_t)p->repl_n && memcmp(s, p->repl, (size_t)p->repl_n) == 0);
     if (!starts && (p->prepend == TK_PREPEND_ALWAYS || (p->prepend == TK_PREPEND_FIRST && first)))
         ko_buf_put(&b, p->repl, (size_t)p->repl_n);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == ' ') ko_buf_put(&b, p->repl, (size_t)p->repl_n);
         else ko_buf_putc(&b, s[i]);
     }
-    if (b.n == 0) return;
     if (!p->split) {
         emit(out, b.p, b.n, first, false);
     } else {
@@ -122,6 +121,7 @@ static void metaspace(const tk_pre *p, const char *s, size_t n, bool first, tk_s
     ko_buf_free(&b);
 }
 
+/* One pre-tokenizer over one pending piece s[0..n), n > 0 (empty pieces are never made). */
 static int apply(const tk_pre *p, const char *s, size_t n, bool first, tk_splits *out, tk_ranges *r,
                  ko_err *e) {
     switch (p->type) {
@@ -131,17 +131,15 @@ static int apply(const tk_pre *p, const char *s, size_t n, bool first, tk_splits
         return 0;
     case TK_P_BYTELEVEL: {
         ko_buf b = {0};
-        if (p->add_prefix_space && (n == 0 || s[0] != ' ')) {
+        if (p->add_prefix_space && s[0] != ' ') {
             ko_buf_putc(&b, ' ');
             ko_buf_put(&b, s, n);
             s = b.p;
             n = b.n;
         }
         int rc = 0;
-        if (p->use_regex && (rc = tk_pattern_find(&p->pat, s, n, r, e)) == 0)
-            split_by(s, r, TK_ISOLATED, false, first, true, out);
-        else if (!p->use_regex)
-            emit(out, s, n, first, true);
+        if (!p->use_regex) emit(out, s, n, first, true);
+        else if ((rc = tk_pattern_find(&p->pat, s, n, r, e)) == 0) split_by(s, r, TK_ISOLATED, false, first, true, out);
         ko_buf_free(&b);
         return rc;
     }
