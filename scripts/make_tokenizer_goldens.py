@@ -4,6 +4,7 @@
 Run from the repository root, after `make koeval` (it asks koeval for the KoBEST request strings):
 
     python3 scripts/make_tokenizer_goldens.py [--shared ../shared]
+    python3 scripts/make_tokenizer_goldens.py --edge-only     # only edge_cases.jsonl.gz (no koeval needed)
 
 What it writes (all gzip):
   hard_cases.jsonl.gz     the hard-case corpus, one {"text": ...} per line
@@ -20,6 +21,14 @@ What it writes (all gzip):
                           tokenizer.json and as a llama.cpp "llama" vocabulary with add_space_prefix
   hard_<tok>.jsonl.gz     per hard case: ids without and with special tokens, and the decoded text
                           of the ids (skip_special_tokens False and True) and of their first half
+  edge_cases.jsonl.gz     small hand-written tokenizer.json files, one per line, each for options and
+                          corners the trained ones do not reach (Strip then a Replace that matches the
+                          empty string, legacy Metaspace, Digits runs, every White_Space character,
+                          ByteLevel without its regex, byte tokens in every spelling, ids past the
+                          vocab, a suffix-only BPE, partial byte fallback, repeated merges, duplicate
+                          and empty added tokens, ...): {"name", "tokenizer" (the json text),
+                          "cases": [{"text", "ids", "ids_special", "decode", "decode_skip"}],
+                          "decodes": [{"ids", "decode", "decode_skip"}]} from HF
   kobest_<tok>_<k>shot.txt.gz
                           the strings lm-eval encodes for `koeval requests --tasks kobest_all
                           --num_fewshot k` (per request: the context without its trailing
@@ -261,11 +270,116 @@ def write_gz(path, text):
         f.write(text.encode("utf-8"))
 
 
+def bpe(vocab, merges=(), **opts):
+    m = {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+         "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+         "vocab": {t: i for i, t in enumerate(vocab)}, "merges": list(merges)}
+    m.update(opts)
+    return m
+
+
+def tj(model, normalizer=None, pre=None, post=None, decoder=None, added=()):
+    return {"version": "1.0", "truncation": None, "padding": None,
+            "added_tokens": [dict({"single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+                                   "special": False}, **a) for a in added],
+            "normalizer": normalizer, "pre_tokenizer": pre, "post_processor": post, "decoder": decoder, "model": model}
+
+
+ASCII = [chr(c) for c in range(32, 127)]
+# every White_Space character Rust knows, and a few that are not
+WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def edge_cases():
+    """(name, tokenizer.json dict, texts, id lists to decode) for the corners the trained tokenizers miss."""
+    out = []
+    # Strip first, then a Replace whose regex matches the empty string: a piece normalized to ""
+    # is replaced like HF's find_matches on "" (one unmatched empty range: nothing inserted);
+    # Prepend on what Strip emptied adds nothing; right-only Strip
+    out.append(("strip_replace", tj(bpe(ASCII), normalizer={"type": "Sequence", "normalizers": [
+        {"type": "Strip", "strip_left": True, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": "x*"}, "content": "y"},
+        {"type": "Prepend", "prepend": "_"}]}), ["   ", " a ", "axb", "\u3000\u2003", "a <s> b"], []))
+    out.append(("strip_right", tj(bpe(ASCII), normalizer={"type": "Strip", "strip_left": False, "strip_right": True},
+                                  added=[{"id": 95, "content": "<s>", "special": True}]),
+                ["  a  ", "\t", " <s> b ", "a\u3000"], []))
+    out.append(("strip_left", tj(bpe(ASCII), normalizer={"type": "Strip", "strip_left": True, "strip_right": False}),
+                ["  a  ", " \u2028b "], []))
+    # Metaspace with the legacy add_prefix_space (HF ignores true, and refuses false unless the
+    # scheme is "never") and with "never"
+    ms = ["\u2581"] + ASCII + ["\u2581a", "\u2581b"]
+    for name, opts in (("metaspace_legacy_on", {"add_prefix_space": True}),
+                       ("metaspace_on_never", {"add_prefix_space": True, "prepend_scheme": "never"}),
+                       ("metaspace_off_never", {"add_prefix_space": False, "prepend_scheme": "never"})):
+        out.append((name, tj(bpe(ms, [("\u2581", "a"), ("\u2581", "b")]),
+                             pre=dict({"type": "Metaspace", "replacement": "\u2581", "split": True}, **opts),
+                             decoder=dict({"type": "Metaspace", "replacement": "\u2581"}, **opts)),
+                    ["a b", "\u2581a b", " a", "ab  b"], [[0, 2, 0, 3], [0, 0, 96]]))
+    # Digits as runs, then WhitespaceSplit over every White_Space character
+    out.append(("digits_ws", tj(bpe(ASCII + ["\u0663", "\u0664", "\u00bd", "\u2167", "\u200b"]), pre={"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": False}, {"type": "WhitespaceSplit"}]}),
+        ["a12345b 6 78", "\u0663\u0664x\u00bd\u2167", "a" + WS.join("bcdefghijklmnopqrstuvwxyz") + "z", "a\u200bb"], []))
+    # ByteLevel without its regex, with the prefix space
+    bl = [chr(c) for c in range(33, 127)] + ["\u0120", "\u0120a", "\u00c3", "\u00a9"]
+    out.append(("bytelevel_noregex", tj(bpe(bl, [("\u0120", "a")]), pre={"type": "ByteLevel", "add_prefix_space": True,
+                                                                          "trim_offsets": False, "use_regex": False},
+                                        decoder={"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
+                                                 "use_regex": False}),
+                ["a b", " a", "é", "ab"], [[len(bl) - 2], [len(bl) - 2, len(bl) - 1, len(bl) - 2], [0, 9999]]))
+    # ByteFallback's byte tokens in every spelling, ids past the vocab or without a token, no decoder
+    bt = ["<0x0a>", "<0xAF>", "<0xg1>", "<0x1g>", "<1x41>", "<0x41]", "<0xC3>", "<0xA9>", "<0x4G>", "<0xa9>", "a", "b"]
+    dec_ids = [[0, 1], [2, 3, 4, 5], [6, 7], [6, 9], [8], [10, 12, 11], [10, 11, 500]]
+    out.append(("byte_tokens", tj(bpe(bt), decoder={"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]}),
+                ["ab"], dec_ids))
+    out.append(("no_decoder", tj(bpe(bt)), ["ab", "ba"], dec_ids))
+    # Strip decoders that stop at the first other character (HF panics when one empties a token)
+    out.append(("strip_dec", tj(bpe([" ", "a", "a   ", "  a  ", "a b  "]), decoder={"type": "Sequence", "decoders": [
+        {"type": "Strip", "content": " ", "start": 0, "stop": 3}, {"type": "Strip", "content": " ", "start": 2, "stop": 0}]}),
+        ["a"], [[2], [3, 4], [4, 1, 2]]))
+    # a suffix-only BPE (end_of_word_suffix without continuing_subword_prefix)
+    out.append(("suffix_only", tj(bpe(["a", "b", "c", "a</w>", "b</w>", "c</w>", "ab", "ab</w>", "abc</w>"],
+                                      [("a", "b"), ("a", "b</w>"), ("ab", "c</w>")], end_of_word_suffix="</w>"),
+                                  pre={"type": "WhitespaceSplit"}), ["ab abc a cab b", "c"], []))
+    # byte fallback where only some bytes have tokens: the rest becomes unk
+    out.append(("byte_fallback_partial", tj(bpe(["<unk>", "<0xC3>", "<0xA9>", "a"], unk_token="<unk>", byte_fallback=True)),
+                ["aé", "a\u00e8", "\u00e8\u00e9a"], []))
+    # a merge given twice: the later rank counts (HF builds its map in order)
+    out.append(("dup_merge", tj(bpe(["a", "b", "c", "ab", "bc", "abc"], [("a", "b"), ("b", "c"), ("a", "b"), ("ab", "c")])),
+                ["abc", "bcab"], []))
+    # added tokens: single_word after and before multi-byte characters, lstrip after a multi-byte
+    # space, a normalized one under a normalizer that changes it
+    out.append(("added_edge", tj(bpe(ASCII + ["\u00e9", "\ud55c"]), normalizer={"type": "Lowercase"}, added=[
+        {"id": 97, "content": "<d>"}, {"id": 98, "content": "<w>", "single_word": True},
+        {"id": 99, "content": "<l>", "lstrip": True}, {"id": 100, "content": "ABC", "normalized": True}]),
+        ["x<d>y", "\u00e9<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
+         "<l><d>", "abc ABC", ""], [[97, 98, 99], [100]]))
+    return out
+
+
+def write_edge():
+    lines = []
+    for name, j, texts, dec in edge_cases():
+        text = json.dumps(j, ensure_ascii=False)
+        t = Tokenizer.from_str(text)
+        cases = []
+        for s in texts:
+            p, sp = t.encode(s, add_special_tokens=False), t.encode(s, add_special_tokens=True)
+            cases.append({"text": s, "ids": p.ids, "ids_special": sp.ids, "decode": safe_decode(t, sp.ids, False),
+                          "decode_skip": safe_decode(t, sp.ids, True)})
+        decodes = [{"ids": ids, "decode": safe_decode(t, ids, False), "decode_skip": safe_decode(t, ids, True)} for ids in dec]
+        lines.append(json.dumps({"name": name, "tokenizer": text, "cases": cases, "decodes": decodes}, ensure_ascii=False))
+    write_gz(f"{OUT}/edge_cases.jsonl.gz", "\n".join(lines) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.environ.get("KOEVAL_SHARED", "../shared"))
+    ap.add_argument("--edge-only", action="store_true", help="write only edge_cases.jsonl.gz")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
+    write_edge()
+    if args.edge_only:
+        return
     toks = {}
     for name in REAL:
         with gzip.open(f"{args.shared}/tokenizers/{name}/tokenizer.json.gz", "rt", encoding="utf-8") as f:

@@ -66,11 +66,13 @@ static int metaspace_opts(const cJSON *o, char repl[8], int *repl_n, tk_prepend 
         return ko_fail(e, "%s: replacement must be one character", what);
     memcpy(repl, r, rn);
     *repl_n = (int)rn;
-    if (!sch) *pp = get_bool(o, "add_prefix_space", true) ? TK_PREPEND_ALWAYS : TK_PREPEND_NEVER;
-    else if (strcmp(sch, "always") == 0) *pp = TK_PREPEND_ALWAYS;
+    if (!sch || strcmp(sch, "always") == 0) *pp = TK_PREPEND_ALWAYS; /* HF's default */
     else if (strcmp(sch, "first") == 0) *pp = TK_PREPEND_FIRST;
     else if (strcmp(sch, "never") == 0) *pp = TK_PREPEND_NEVER;
     else return ko_fail(e, "%s: unknown prepend_scheme '%s'", what, TK_P(sch));
+    /* the legacy add_prefix_space: HF ignores true and refuses false unless the scheme is "never" */
+    if (!get_bool(o, "add_prefix_space", true) && *pp != TK_PREPEND_NEVER)
+        return ko_fail(e, "%s: add_prefix_space false needs prepend_scheme \"never\"", what);
     return 0;
 }
 

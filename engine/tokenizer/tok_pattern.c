@@ -99,7 +99,7 @@ int tk_pattern_find(const tk_pattern *p, const char *s, size_t n, tk_ranges *out
     } else {
         pcre2_match_context *mc;
         pcre2_match_data *md = match_data(&mc);
-        size_t at = 0;
+        size_t at = 0, last_end = SIZE_MAX;
         while (at <= n) {
             int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, mc);
             if (rc == PCRE2_ERROR_NOMATCH) break;
@@ -110,9 +110,14 @@ int tk_pattern_find(const tk_pattern *p, const char *s, size_t n, tk_ranges *out
             }
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
             size_t a = ov[0], b = ov[1];
-            if (a != prev) tk_ranges_add(out, (uint32_t)prev, (uint32_t)a, false);
-            tk_ranges_add(out, (uint32_t)a, (uint32_t)b, true);
-            prev = b;
+            /* an empty match right where the previous match ended is not one (HF's Oniguruma
+             * find_iter: "axb" with x* matches "", "x", "" at 0, 1..2, 3, not at 2) */
+            if (!(a == b && a == last_end)) {
+                if (a != prev) tk_ranges_add(out, (uint32_t)prev, (uint32_t)a, false);
+                tk_ranges_add(out, (uint32_t)a, (uint32_t)b, true);
+                prev = b;
+            }
+            last_end = b;
             if (b > a) {
                 at = b;
             } else { /* empty match: step over one character */

@@ -127,6 +127,11 @@ static const bad_part BAD_PARTS[] = {
     {"punct_behavior", 0, 0, "{\"type\": \"Punctuation\", \"behavior\": \"Both\"}", 0, 0, "unknown behavior 'Both'"},
     {"metaspace_repl_type", 0, 0, "{\"type\": \"Metaspace\", \"replacement\": 3}", 0, 0, "\"replacement\" must be a string"},
     {"metaspace_scheme_type", 0, 0, "{\"type\": \"Metaspace\", \"prepend_scheme\": 3}", 0, 0, "\"prepend_scheme\" must be a string"},
+    /* HF 0.23.3 refuses these too ("add_prefix_space does not match declared prepend_scheme") */
+    {"metaspace_apx_false", 0, 0, "{\"type\": \"Metaspace\", \"add_prefix_space\": false}", 0, 0,
+     "add_prefix_space false needs prepend_scheme \"never\""},
+    {"metaspace_apx_false_first", 0, 0, 0, 0, "{\"type\": \"Metaspace\", \"add_prefix_space\": false, \"prepend_scheme\": \"first\"}",
+     "add_prefix_space false needs prepend_scheme \"never\""},
     {"metaspace_repl_empty", 0, 0, "{\"type\": \"Metaspace\", \"replacement\": \"\"}", 0, 0, "replacement must be one character"},
     {"metaspace_repl_long", 0, 0, "{\"type\": \"Metaspace\", \"replacement\": \"abcde\"}", 0, 0, "replacement must be one character"},
     /* post-processors */
