@@ -82,7 +82,8 @@ static int load_tokens(ko_tokenizer *t, const ko_gguf *g, bool spm, int32_t **ty
     for (int i = 0; i < n; i++) {
         ko_gguf_str s;
         int64_t v = T_NORMAL;
-        if (ko_gguf_arr_str(toks, (uint64_t)i, &s) < 0 || (types && ko_gguf_arr_i64(types, (uint64_t)i, &v) < 0)) {
+        (void)ko_gguf_arr_str(toks, (uint64_t)i, &s); /* cannot fail: a list of strings, i in range */
+        if (types && ko_gguf_arr_i64(types, (uint64_t)i, &v) < 0) {
             free(ty);
             ko_buf_free(&b);
             return ko_fail(e, "tokenizer.ggml.tokens: entry %d unreadable", i);
@@ -223,16 +224,16 @@ static int load_bpe(ko_tokenizer *t, const ko_gguf *g, ko_err *e) {
     ko_buf cat = {0};
     for (uint64_t i = 0; i < mg->arr_n; i++) {
         ko_gguf_str s;
-        const char *sp = NULL;
-        if (ko_gguf_arr_str(mg, i, &s) == 0) sp = memchr(s.p, ' ', s.n);
+        (void)ko_gguf_arr_str(mg, i, &s); /* cannot fail: a list of strings, i in range */
+        const char *sp = memchr(s.p, ' ', s.n);
         int32_t a = sp ? tk_strmap_get(&t->vocab, s.p, (size_t)(sp - s.p)) : -1;
-        int32_t b = sp ? tk_strmap_get(&t->vocab, sp + 1, s.n - (size_t)(sp - s.p) - 1) : -1;
-        cat.n = 0;
-        if (a >= 0 && b >= 0) {
+        int32_t b = a >= 0 ? tk_strmap_get(&t->vocab, sp + 1, s.n - (size_t)(sp - s.p) - 1) : -1, id = -1;
+        if (b >= 0) {
+            cat.n = 0;
             ko_buf_put(&cat, t->tok[a], t->tok_len[a]);
             ko_buf_put(&cat, t->tok[b], t->tok_len[b]);
+            id = tk_strmap_get(&t->vocab, cat.p, cat.n);
         }
-        int32_t id = a >= 0 && b >= 0 ? tk_strmap_get(&t->vocab, cat.p, cat.n) : -1;
         if (id < 0) {
             ko_buf_free(&cat);
             return ko_fail(e, "tokenizer.ggml.merges: merge %llu is not two tokens of the vocab", (unsigned long long)i);

@@ -60,13 +60,31 @@ static void kv_strs(gw *g, const char *k, const char *const *v, int n) {
     for (int i = 0; i < n; i++) put_str(&g->b, v[i]);
     g->n_kv++;
 }
+static void kv_u32(gw *g, const char *k, uint32_t type, uint32_t v) { /* type 4 uint32, 7 bool (one byte) */
+    put_str(&g->b, k);
+    put_u32(&g->b, type);
+    if (type == 7) ko_buf_put(&g->b, &(uint8_t){(uint8_t)v}, 1);
+    else put_u32(&g->b, v);
+    g->n_kv++;
+}
+static void kv_u32s(gw *g, const char *k, const uint32_t *v, int n) {
+    put_str(&g->b, k);
+    put_u32(&g->b, 9);
+    put_u32(&g->b, 4);
+    put_u64(&g->b, (uint64_t)n);
+    for (int i = 0; i < n; i++) put_u32(&g->b, v[i]);
+    g->n_kv++;
+}
+static void gguf_file(gw *g, ko_buf *f) {
+    ko_buf_put(f, "GGUF", 4);
+    put_u32(f, 3);
+    put_u64(f, 0);
+    put_u64(f, (uint64_t)g->n_kv);
+    ko_buf_put(f, g->b.p, g->b.n);
+}
 static void expect_gguf_error(const char *name, gw *g, const char *want) {
     ko_buf f = {0};
-    ko_buf_put(&f, "GGUF", 4);
-    put_u32(&f, 3);
-    put_u64(&f, 0);
-    put_u64(&f, (uint64_t)g->n_kv);
-    ko_buf_put(&f, g->b.p, g->b.n);
+    gguf_file(g, &f);
     char *path = ko_xasprintf("%s/%s.gguf", dir, name);
     ko_err e = {{0}};
     CHECK(ko_write_file_atomic(path, f.p, f.n, &e) == 0, "%s", e.msg);
@@ -227,6 +245,24 @@ static const struct { const char *name, *text, *want; } BAD_FILES[] = {
     {"obj_cut", "{\"x\": {\"a\": 1", "invalid JSON"},
     {"arr_no_comma", "{\"x\": [1 2], \"model\": " BPE("") "}", "invalid JSON"},
     {"bad_value", "{\"x\": ], \"model\": " BPE("") "}", "invalid JSON"},
+    {"unterminated_end", "{\"x\": \"abc", "invalid JSON"},
+    {"key_backslash_end", "{\"ab\\", "invalid JSON"},
+    {"key_cut", "{\"a\"", "invalid JSON"},
+    {"key_no_colon", "{\"a\" 1}", "invalid JSON"},
+    {"empty_object", "{}", "no \"model\" object"},
+    {"open_brace", "{", "invalid JSON"},
+    {"no_model", "{\"x\": 1}", "no \"model\" object"},
+    {"model_number", "{\"model\": 3}", "no \"model\" object"},
+    {"array_cut", "{\"x\": [", "invalid JSON"},
+    {"object_cut_after_key", "{\"x\": {\"a\"", "invalid JSON"},
+    {"merges_short_hex", "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [\"\\u\"]}}", "merge 0 must be"},
+    {"vocab_pair_newline", "{\"model\": {\"vocab\": {\"\\ud83d\\n\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_pair_bad_hex", "{\"model\": {\"vocab\": {\"\\ud83d\\uzzzz\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_pair_above", "{\"model\": {\"vocab\": {\"\\ud83d\\ue000\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"vocab_lone_low2", "{\"model\": {\"vocab\": {\"\\udfff\": 0}, \"merges\": []}}", "vocab: bad entry"},
+    {"long_type_name", "{\"normalizer\": {\"type\": \"ThisNormalizerNameIsFarTooLongToBeShownInFullInOneErrorLineOfTheLoaderReally\"}, "
+                       "\"model\": " BPE("") "}", "unknown normalizer type 'ThisNormalizerNameIsFarTooLongToBeShownInFullInOneErrorLineO...'"},
+    {"bad_config_added", "{\"added_tokens\": null, \"decoder\": null, \"model\": " BPE("") ", \"truncation\": 1}", "truncation"},
 };
 
 int main(void) {
@@ -463,6 +499,41 @@ int main(void) {
     }
     for (size_t i = 0; i < sizeof BAD_FILES / sizeof BAD_FILES[0]; i++)
         expect_load_error(BAD_FILES[i].name, BAD_FILES[i].text, strlen(BAD_FILES[i].text), BAD_FILES[i].want);
+    /* files of unusual but valid shape load: merges before vocab, CR/tab white space, an escaped
+     * quote in a member the scanner skips, an empty vocab, a model without "type" (BPE), dropout 0,
+     * escapes in every spelling (\u hex in both cases, a character past the surrogates) */
+    {
+        static const char *const OK_FILES[] = {
+            "{\"model\": {\"merges\": [\"a b\"], \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}}}",
+            "{\r\n\t\"x\": \"q\\\"q\",\r\n\t\"model\":\t{\"type\": \"BPE\", \"dropout\": 0, \"vocab\":\r{\"a\"\n:\t0,\r\"b\": 1, \"ab\": 2 },"
+            "\n\"merges\": [ [\"a\" , \"b\" ] ]}\r\n}",
+            "{\"model\": {\"vocab\": {\"\\u0061\": 0, \"\\u0062\": 1, \"\\u0061\\u0062\": 2, \"\\uE000\\ue001\": 3}, \"merges\": [\"a b\"]}}",
+        };
+        for (int k = 0; k < 3; k++) {
+            CHECK(ko_tokenizer_load_json(OK_FILES[k], strlen(OK_FILES[k]), &t, &e) == 0, "ok file %d: %s", k, e.msg);
+            if (t)
+                CHECK(ko_tokenizer_encode(t, "abba", 4, false, &ids, &e) == 0 && ids.n == 3 && ids.ids[0] == 2 &&
+                          ids.ids[1] == 1 && ids.ids[2] == 0, "ok file %d: %d ids", k, ids.n);
+            ko_tokenizer_free(t);
+        }
+        static const char EMPTY[] = "{\"model\": {\"vocab\": { }, \"merges\": [ ]}}";
+        CHECK(ko_tokenizer_load_json(EMPTY, strlen(EMPTY), &t, &e) == 0, "%s", e.msg);
+        if (t) CHECK(ko_tokenizer_encode(t, "ab", 2, false, &ids, &e) == 0 && ids.n == 0, "empty vocab: %d ids", ids.n);
+        ko_tokenizer_free(t);
+        /* a backslash before a NUL byte is no escape */
+        static const char NUL[] = "{\"model\": {\"vocab\": {\"\\\0\": 0}, \"merges\": []}}";
+        CHECK(ko_tokenizer_load_json(NUL, sizeof NUL - 1, &t, &e) == -1 && strstr(e.msg, "vocab: bad entry"), "%s", e.msg);
+    }
+    /* a normalizer that fails on the text (the regex limit) stops the encoding there */
+    {
+        char *j = json(MODEL_OK, "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"(a+)+$\"}, \"content\": \"x\"}", "null", "null", "null");
+        CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
+        if (t)
+            CHECK(ko_tokenizer_encode(t, "b<s>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", 43, false, &ids, &e) == -1 && ids.n == 0 &&
+                      strcmp(e.msg, "regex: match limit exceeded") == 0, "%s", e.msg);
+        ko_tokenizer_free(t);
+        free(j);
+    }
     /* paths */
     CHECK(ko_tokenizer_load("/nonexistent/tokenizer.json", &t, &e) == -1 && strstr(e.msg, "no such file"), "%s", e.msg);
     CHECK(ko_tokenizer_load(dir, &t, &e) == -1 && strstr(e.msg, "holds no tokenizer.json"), "%s", e.msg);
@@ -480,6 +551,30 @@ int main(void) {
     ko_tokenizer_free(t);
     unlink(cfg);
     free(cfg);
+
+    /* a relative path with no folder (the config is looked for in "."), a name shorter than
+     * ".gguf", a file shorter than a GGUF magic, broken gzip for the json and for the config */
+    {
+        char cwd[4096];
+        CHECK(getcwd(cwd, sizeof cwd) != NULL && chdir(dir) == 0, "chdir");
+        CHECK(ko_write_file_atomic("t", ok, strlen(ok), &e) == 0 && ko_tokenizer_load("t", &t, &e) == 0, "%s", e.msg);
+        ko_tokenizer_free(t);
+        CHECK(ko_write_file_atomic("s", "{}", 2, &e) == 0 && ko_tokenizer_load("s", &t, &e) == -1 &&
+                  strstr(e.msg, "no \"model\" object"), "%s", e.msg);
+        CHECK(ko_write_file_atomic("bad.json.gz", "\x1f\x8b\x08\x00garbage", 12, &e) == 0 &&
+                  ko_tokenizer_load("bad.json.gz", &t, &e) == -1 && strchr(e.msg, '\n') == NULL, "%s", e.msg);
+        CHECK(ko_write_file_atomic("tokenizer_config.json.gz", "\x1f\x8b\x08\x00garbage", 12, &e) == 0 &&
+                  ko_tokenizer_load("t", &t, &e) == -1 && strstr(e.msg, "tokenizer_config.json: invalid JSON"), "%s", e.msg);
+        unlink("tokenizer_config.json.gz");
+        CHECK(chdir(cwd) == 0, "chdir back");
+    }
+    /* an empty token in the vocab is no one-character token */
+    {
+        static const char EMPTY_TOK[] = "{\"model\": {\"vocab\": {\"\": 0, \"a\": 1}, \"merges\": []}}";
+        CHECK(ko_tokenizer_load_json(EMPTY_TOK, strlen(EMPTY_TOK), &t, &e) == 0, "%s", e.msg);
+        if (t) CHECK(ko_tokenizer_encode(t, "a", 1, false, &ids, &e) == 0 && ids.n == 1 && ids.ids[0] == 1, "%d ids", ids.n);
+        ko_tokenizer_free(t);
+    }
 
     /* GGUF vocabularies */
     static const char *const toks[] = {"a", "b", "ab"};
@@ -519,6 +614,78 @@ int main(void) {
     kv_strs(&g, "tokenizer.ggml.token_type", toks, 2);
     expect_gguf_error("gguf_types", &g, "one type per token");
     expect_load_error("gguf_truncated.gguf", "GGUF\x03", 5, "");
+    /* tokens, types, scores, merges of the wrong shape */
+    static const uint32_t nums[] = {1, 1, 1};
+    static const char *const merges_bad[][1] = {{"ab"}, {"c b"}, {"b a"}};
+    for (int k = 0; k < 3; k++) {
+        g = (gw){0};
+        kv_str(&g, "tokenizer.ggml.model", "llama");
+        if (k == 0) kv_str(&g, "tokenizer.ggml.tokens", "a");
+        if (k == 1) kv_u32s(&g, "tokenizer.ggml.tokens", nums, 3);
+        if (k == 2) kv_strs(&g, "tokenizer.ggml.tokens", toks, 0);
+        expect_gguf_error("gguf_tokens_shape", &g, "tokenizer.ggml.tokens: missing or not a list of strings");
+    }
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    kv_str(&g, "tokenizer.ggml.token_type", "a");
+    expect_gguf_error("gguf_types_scalar", &g, "not one type per token");
+    for (int k = 0; k < 2; k++) {
+        g = (gw){0};
+        kv_str(&g, "tokenizer.ggml.model", "llama");
+        kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+        if (k == 0) kv_str(&g, "tokenizer.ggml.scores", "a");
+        if (k == 1) kv_u32s(&g, "tokenizer.ggml.scores", nums, 2);
+        expect_gguf_error("gguf_scores_shape", &g, "tokenizer.ggml.scores: missing or not one score per token");
+    }
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "gpt2");
+    expect_gguf_error("gguf_bpe_notokens", &g, "tokenizer.ggml.tokens: missing");
+    for (int k = 0; k < 2; k++) {
+        g = (gw){0};
+        kv_str(&g, "tokenizer.ggml.model", "gpt2");
+        kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+        if (k == 0) kv_str(&g, "tokenizer.ggml.merges", "a b");
+        if (k == 1) kv_u32s(&g, "tokenizer.ggml.merges", nums, 1);
+        expect_gguf_error("gguf_merges_shape", &g, "tokenizer.ggml.merges: missing or not a list of strings");
+    }
+    for (int k = 0; k < 3; k++) { /* no space; left part unknown; the pair's concatenation unknown */
+        g = (gw){0};
+        kv_str(&g, "tokenizer.ggml.model", "gpt2");
+        kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+        kv_strs(&g, "tokenizer.ggml.merges", merges_bad[k], 1);
+        expect_gguf_error("gguf_merge_bad", &g, "merge 0 is not two tokens of the vocab");
+    }
+    /* bos/eos metadata: add_eos appends eos after the sequence; an id past the vocab is no token;
+     * a flag that is not a bool keeps its default (llama: add_bos true) */
+    for (int k = 0; k < 3; k++) {
+        static const char *const spm_toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "a"};
+        static const uint32_t spm_types[] = {2, 3, 3, 1, 1};
+        static const uint32_t zero[5] = {0};
+        g = (gw){0};
+        kv_str(&g, "tokenizer.ggml.model", "llama");
+        kv_strs(&g, "tokenizer.ggml.tokens", spm_toks, 5);
+        kv_u32s(&g, "tokenizer.ggml.token_type", spm_types, 5);
+        kv_u32s(&g, "tokenizer.ggml.scores", zero, 5);
+        kv_u32(&g, "tokenizer.ggml.bos_token_id", 4, k == 1 ? 99 : 1);
+        kv_u32(&g, "tokenizer.ggml.eos_token_id", 4, 2);
+        if (k == 0) kv_u32(&g, "tokenizer.ggml.add_bos_token", 7, 0);
+        if (k == 2) kv_u32(&g, "tokenizer.ggml.add_bos_token", 4, 0);
+        kv_u32(&g, "tokenizer.ggml.add_eos_token", 7, k != 2);
+        ko_buf f = {0};
+        gguf_file(&g, &f);
+        char *path = ko_xasprintf("%s/spm%d.gguf", dir, k);
+        CHECK(ko_write_file_atomic(path, f.p, f.n, &e) == 0 && ko_tokenizer_load(path, &t, &e) == 0, "%s", e.msg);
+        static const int32_t want[3][3] = {{4, 2}, {4, 2}, {1, 4}}; /* "a": no "▁" token, so no "▁a" */
+        if (t)
+            CHECK(ko_tokenizer_encode(t, "a", 1, true, &ids, &e) == 0 && ids.n == 2 && ids.ids[0] == want[k][0] &&
+                      ids.ids[1] == want[k][1], "spm %d: %d ids: %d %d", k, ids.n, ids.ids[0], ids.ids[1]);
+        if (t) CHECK_EQ_INT(ko_tokenizer_bos(t), k == 1 ? -1 : 1);
+        ko_tokenizer_free(t);
+        free(path);
+        ko_buf_free(&f);
+        ko_buf_free(&g.b);
+    }
     /* arrays of the wrong element type (count right): the entries cannot be read as types / scores */
     g = (gw){0};
     kv_str(&g, "tokenizer.ggml.model", "llama");
