@@ -300,6 +300,15 @@ static int ropes(const arch *a, const cJSON *text, int max_pos, ko_rope *global,
 /* ---- config ---- */
 
 static const arch *find_arch(const cJSON *config, ko_err *e) {
+    /* GPTQ/AWQ/bitsandbytes checkpoints keep packed integer weights under other tensor names: say
+     * so instead of reporting a missing q_proj.weight. */
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(config, "quantization_config");
+    if (cJSON_IsObject(q)) {
+        const cJSON *qm = cJSON_GetObjectItemCaseSensitive(q, "quant_method");
+        ko_fail(e, "quantized checkpoints (quant_method %.40s) are not supported yet; use the bf16/f16 "
+                   "weights or a GGUF", cJSON_IsString(qm) ? qm->valuestring : "unknown");
+        return NULL;
+    }
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(config, "model_type");
     if (cJSON_IsString(mt)) {
         for (int i = 0; i < N_ARCHES; i++)
@@ -621,12 +630,6 @@ static int tensors_from(ko_model *m, const arch *a, ko_tensor_lookup lookup, voi
 }
 
 int ko_model_from_hf(ko_model *m, const cJSON *config, ko_tensor_lookup lookup, void *ctx, ko_err *e) {
-    if (!cJSON_IsObject(config)) return ko_fail(e, "config is not a JSON object");
-    const arch *a = find_arch(config, e);
-    if (!a) return ko_err_one_line(e);
-    if (config_from(a, config, &m->cfg, e) != 0) {
-        ko_fail_prefix(e, "config (model_type %s)", a->model_type);
-        return ko_err_one_line(e);
-    }
-    return tensors_from(m, a, lookup, ctx, e) == 0 ? 0 : ko_err_one_line(e);
+    if (ko_config_from_hf(config, &m->cfg, e) != 0) return -1;
+    return tensors_from(m, find_arch(config, e), lookup, ctx, e) == 0 ? 0 : ko_err_one_line(e);
 }

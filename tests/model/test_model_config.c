@@ -104,8 +104,20 @@ static void check_early_failure(void) {
     cJSON_Delete(cj);
 }
 
+/* A GPTQ checkpoint (e.g. a Gemma 2 GPTQ build) is refused by name, not as a missing tensor. */
+static void check_quantized(void) {
+    cJSON *cj = cJSON_Parse("{\"model_type\": \"gemma2\", \"quantization_config\": {\"quant_method\": \"gptq\", "
+                            "\"bits\": 4}}");
+    ko_config c;
+    ko_err e = {{0}};
+    CHECK(ko_config_from_hf(cj, &c, &e) == -1 && strstr(e.msg, "quant_method gptq") && !strchr(e.msg, '\n'),
+          "quantized: %s", e.msg);
+    cJSON_Delete(cj);
+}
+
 int main(void) {
     check_early_failure();
+    check_quantized();
     ko_buf b = {0};
     ko_err e = {{0}};
     if (ko_read_file("tests/model/goldens/configs.jsonl.gz", &b, &e) != 0) {
