@@ -290,6 +290,18 @@ ASCII = [chr(c) for c in range(32, 127)]
 WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
+def bytes_to_unicode():
+    """GPT-2's byte -> character table (the ByteLevel alphabet, in byte order)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) + list(range(ord("\u00ae"), 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for _, c in sorted(zip(bs, cs))]
+
+
 def edge_cases():
     """(name, tokenizer.json dict, texts, id lists to decode) for the corners the trained tokenizers miss."""
     out = []
@@ -319,16 +331,20 @@ def edge_cases():
     out.append(("digits_ws", tj(bpe(ASCII + ["\u0663", "\u0664", "\u00bd", "\u2167", "\u200b"]), pre={"type": "Sequence", "pretokenizers": [
         {"type": "Digits", "individual_digits": False}, {"type": "WhitespaceSplit"}]}),
         ["a12345b 6 78", "\u0663\u0664x\u00bd\u2167", "a" + WS.join("bcdefghijklmnopqrstuvwxyz") + "z", "a\u200bb"], []))
-    # ByteLevel without its regex, with the prefix space
-    bl = [chr(c) for c in range(33, 127)] + ["\u0120", "\u0120a", "\u00c3", "\u00a9"]
+    # ByteLevel without its regex, with the prefix space; tokens of broken UTF-8 bytes decode lossily
+    b2u = {b: c for b, c in zip(range(256), bytes_to_unicode())}
+    broken = ["".join(b2u[b] for b in bs) for bs in ([0xf0, 0x9f, 0x98, 0x41], [0xf5], [0xf0, 0x41], [0xe0, 0x80], [0x7f, 0x80])]
+    bl = [chr(c) for c in range(33, 127)] + ["\u0120", "\u0120a", "\u00c3", "\u00a9"] + [b2u[0x7f], b2u[0x80]] + broken + ["a\u00ad"]
     out.append(("bytelevel_noregex", tj(bpe(bl, [("\u0120", "a")]), pre={"type": "ByteLevel", "add_prefix_space": True,
                                                                           "trim_offsets": False, "use_regex": False},
                                         decoder={"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
                                                  "use_regex": False}),
-                ["a b", " a", "é", "ab"], [[len(bl) - 2], [len(bl) - 2, len(bl) - 1, len(bl) - 2], [0, 9999]]))
+                ["a b", " a", "é", "ab", "\x7f\u0080"],
+                [[96], [96, 97, 96], [98, 99, 98], [0, 9999]] + [[len(bl) - 6 + k] for k in range(6)]))
     # ByteFallback's byte tokens in every spelling, ids past the vocab or without a token, no decoder
-    bt = ["<0x0a>", "<0xAF>", "<0xg1>", "<0x1g>", "<1x41>", "<0x41]", "<0xC3>", "<0xA9>", "<0x4G>", "<0xa9>", "a", "b"]
-    dec_ids = [[0, 1], [2, 3, 4, 5], [6, 7], [6, 9], [8], [10, 12, 11], [10, 11, 500]]
+    bt = ["<0x0a>", "<0xAF>", "<0xg1>", "<0x1g>", "<1x41>", "<0x41]", "<0xC3>", "<0xA9>", "<0x4G>", "<0xa9>", "a", "b",
+          "<0x/1>", "<0x@1>"]
+    dec_ids = [[0, 1], [2, 3, 4, 5], [6, 7], [6, 9], [8], [10, 12, 11], [10, 11, 500], [12, 13]]
     out.append(("byte_tokens", tj(bpe(bt), decoder={"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]}),
                 ["ab"], dec_ids))
     out.append(("no_decoder", tj(bpe(bt)), ["ab", "ba"], dec_ids))
@@ -342,7 +358,20 @@ def edge_cases():
                                   pre={"type": "WhitespaceSplit"}), ["ab abc a cab b", "c"], []))
     # byte fallback where only some bytes have tokens: the rest becomes unk
     out.append(("byte_fallback_partial", tj(bpe(["<unk>", "<0xC3>", "<0xA9>", "a"], unk_token="<unk>", byte_fallback=True)),
-                ["aé", "a\u00e8", "\u00e8\u00e9a"], []))
+                ["aé", "a\u00e8", "\u00e8\u00e9a", "\ud55ca"], []))
+    # a vocab with a hole in its ids: the missing id decodes to nothing
+    gap = bpe(["a", "b"])
+    gap["vocab"]["c"] = 3
+    out.append(("id_gap", tj(gap), ["abc"], [[0, 2, 3]]))
+    # Split merged_with_previous where the text starts with the delimiter; empty Sequences
+    out.append(("merged_prev", tj(bpe(ASCII), normalizer={"type": "Sequence", "normalizers": []},
+                                  pre={"type": "Sequence", "pretokenizers": [
+                                      {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": False}]},
+                                  decoder={"type": "Sequence", "decoders": []},
+                                  post={"type": "Sequence", "processors": []}), [" a b", "  a", "a "], []))
+    # a normalized added token without a normalizer; raw and normalized tokens around each other
+    out.append(("added_mixed", tj(bpe(ASCII), added=[{"id": 95, "content": "<r>"}, {"id": 96, "content": "xy", "normalized": True}]),
+                ["<r>axyb", "xy<r>xy", "a<r>", "<r>"], []))
     # a merge given twice: the later rank counts (HF builds its map in order)
     out.append(("dup_merge", tj(bpe(["a", "b", "c", "ab", "bc", "abc"], [("a", "b"), ("b", "c"), ("a", "b"), ("ab", "c")])),
                 ["abc", "bcab"], []))
@@ -351,7 +380,7 @@ def edge_cases():
     out.append(("added_edge", tj(bpe(ASCII + ["\u00e9", "\ud55c"]), normalizer={"type": "Lowercase"}, added=[
         {"id": 97, "content": "<d>"}, {"id": 98, "content": "<w>", "single_word": True},
         {"id": 99, "content": "<l>", "lstrip": True}, {"id": 100, "content": "ABC", "normalized": True}]),
-        ["x<d>y", "\u00e9<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
+        ["x<d>y", "<d>xABCy", "ABC<d>", "\u00e9<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
          "<l><d>", "abc ABC", ""], [[97, 98, 99], [100]]))
     return out
 

@@ -376,8 +376,7 @@ static int load_model(ko_tokenizer *t, const cJSON *m, const tk_big *big, const 
 
 static int load_added(ko_tokenizer *t, const cJSON *added, ko_err *e) {
     const cJSON *x;
-    if (!added || cJSON_IsNull(added)) return 0;
-    if (!cJSON_IsArray(added)) return ko_fail(e, "tokenizer.json: \"added_tokens\" must be a list");
+    if (!added || cJSON_IsNull(added)) return 0; /* else a list: tk_load_json checked */
     t->added = ko_xcalloc((size_t)cJSON_GetArraySize(added) + 1, sizeof *t->added);
     cJSON_ArrayForEach(x, added) {
         tk_added *a = &t->added[t->n_added];

@@ -100,7 +100,7 @@ int tk_pattern_find(const tk_pattern *p, const char *s, size_t n, tk_ranges *out
         pcre2_match_context *mc;
         pcre2_match_data *md = match_data(&mc);
         size_t at = 0, last_end = SIZE_MAX;
-        while (at <= n) {
+        for (;;) { /* ends at the last match (at n at the latest) or when none is left */
             int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, mc);
             if (rc == PCRE2_ERROR_NOMATCH) break;
             if (rc < 0) {

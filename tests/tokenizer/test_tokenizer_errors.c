@@ -189,6 +189,7 @@ static const bad_part BAD_PARTS[] = {
     {"dec_metaspace_scheme", 0, 0, 0, 0, "{\"type\": \"Metaspace\", \"prepend_scheme\": \"maybe\"}", "unknown prepend_scheme 'maybe'"},
     {"strip_content_type", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": 1, \"start\": 1, \"stop\": 0}",
      "decoder: \"content\" must be a string"},
+    {"strip_no_content", 0, 0, 0, 0, "{\"type\": \"Strip\", \"start\": 1, \"stop\": 0}", "Strip needs"},
     {"strip_no_start", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"stop\": 0}", "Strip needs"},
     {"strip_no_stop", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": 0}", "Strip needs"},
     {"strip_neg_start", 0, 0, 0, 0, "{\"type\": \"Strip\", \"content\": \" \", \"start\": -1, \"stop\": 0}", "Strip needs"},
@@ -460,10 +461,10 @@ int main(void) {
         CHECK(ko_tokenizer_load_json(j, strlen(j), &t, &e) == 0, "%s", e.msg);
         ko_buf out = {0};
         if (t) {
-            int32_t one = 1, big = 0;
+            int32_t one = 1, big[2] = {0, 0};
             CHECK(ko_tokenizer_decode(t, &one, 1, false, &out, &e) == 0 && strcmp(out.p, "x") == 0, "%s", e.msg); /* "a" replaced */
             out.n = 0;
-            CHECK(ko_tokenizer_decode(t, &big, 1, false, &out, &e) == -1 && out.n == 0 &&
+            CHECK(ko_tokenizer_decode(t, big, 2, false, &out, &e) == -1 && out.n == 0 &&
                       strcmp(e.msg, "regex: match limit exceeded") == 0, "%s", e.msg);
         }
         ko_buf_free(&out);
@@ -540,6 +541,8 @@ int main(void) {
     char *cfg = ko_xasprintf("%s/tokenizer_config.json", dir);
     CHECK(ko_write_file_atomic(cfg, "{", 1, &e) == 0, "%s", e.msg);
     CHECK(ko_tokenizer_load(ok_path, &t, &e) == -1 && strstr(e.msg, "tokenizer_config.json"), "%s", e.msg);
+    CHECK(ko_write_file_atomic(cfg, "[]", 2, &e) == 0, "%s", e.msg);
+    CHECK(ko_tokenizer_load(ok_path, &t, &e) == -1 && strstr(e.msg, "tokenizer_config.json: invalid JSON"), "%s", e.msg);
     CHECK(ko_write_file_atomic(cfg, "{\"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": \"b\", \"add_bos_token\": true}",
                                75, &e) == 0, "%s", e.msg);
     CHECK(ko_tokenizer_load(ok_path, &t, &e) == 0, "%s", e.msg);
@@ -582,6 +585,29 @@ int main(void) {
     kv_str(&g, "tokenizer.ggml.model", "bert");
     kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
     expect_gguf_error("gguf_model", &g, "tokenizer.ggml.model 'bert' is not supported");
+    g = (gw){0};
+    kv_str(&g, "tokenizer.ggml.model", "lamma");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+    expect_gguf_error("gguf_model5", &g, "tokenizer.ggml.model 'lamma' is not supported");
+    /* the pre-tokenizer names without their own regex (GPT-2's) and with NFC (qwen2) */
+    for (int k = 0; k < 2; k++) {
+        static const char *const ab_merge[] = {"a b"};
+        g = (gw){0};
+        kv_str(&g, "tokenizer.ggml.model", "gpt2");
+        kv_str(&g, "tokenizer.ggml.pre", k ? "qwen2" : "gpt-2");
+        kv_strs(&g, "tokenizer.ggml.tokens", toks, 3);
+        kv_strs(&g, "tokenizer.ggml.merges", ab_merge, 1);
+        ko_buf f = {0};
+        gguf_file(&g, &f);
+        char *path = ko_xasprintf("%s/bpe%d.gguf", dir, k);
+        CHECK(ko_write_file_atomic(path, f.p, f.n, &e) == 0 && ko_tokenizer_load(path, &t, &e) == 0, "%s", e.msg);
+        if (t) CHECK(ko_tokenizer_encode(t, "abab", 4, false, &ids, &e) == 0 && ids.n == 2 && ids.ids[0] == 2 && ids.ids[1] == 2,
+                     "bpe %d: %d ids", k, ids.n);
+        ko_tokenizer_free(t);
+        free(path);
+        ko_buf_free(&f);
+        ko_buf_free(&g.b);
+    }
     g = (gw){0};
     kv_str(&g, "tokenizer.ggml.model", "gpt2");
     kv_str(&g, "tokenizer.ggml.pre", "falcon");
@@ -658,7 +684,7 @@ int main(void) {
     }
     /* bos/eos metadata: add_eos appends eos after the sequence; an id past the vocab is no token;
      * a flag that is not a bool keeps its default (llama: add_bos true) */
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) { /* 3: add_eos without an eos id adds nothing */
         static const char *const spm_toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "a"};
         static const uint32_t spm_types[] = {2, 3, 3, 1, 1};
         static const uint32_t zero[5] = {0};
@@ -668,18 +694,19 @@ int main(void) {
         kv_u32s(&g, "tokenizer.ggml.token_type", spm_types, 5);
         kv_u32s(&g, "tokenizer.ggml.scores", zero, 5);
         kv_u32(&g, "tokenizer.ggml.bos_token_id", 4, k == 1 ? 99 : 1);
-        kv_u32(&g, "tokenizer.ggml.eos_token_id", 4, 2);
+        if (k < 3) kv_u32(&g, "tokenizer.ggml.eos_token_id", 4, 2);
         if (k == 0) kv_u32(&g, "tokenizer.ggml.add_bos_token", 7, 0);
         if (k == 2) kv_u32(&g, "tokenizer.ggml.add_bos_token", 4, 0);
+        if (k == 3) kv_u32(&g, "tokenizer.ggml.add_bos_token", 7, 0);
         kv_u32(&g, "tokenizer.ggml.add_eos_token", 7, k != 2);
         ko_buf f = {0};
         gguf_file(&g, &f);
         char *path = ko_xasprintf("%s/spm%d.gguf", dir, k);
         CHECK(ko_write_file_atomic(path, f.p, f.n, &e) == 0 && ko_tokenizer_load(path, &t, &e) == 0, "%s", e.msg);
-        static const int32_t want[3][3] = {{4, 2}, {4, 2}, {1, 4}}; /* "a": no "▁" token, so no "▁a" */
+        static const int32_t want[4][3] = {{4, 2}, {4, 2}, {1, 4}, {4}}; /* "a": no "▁" token, so no "▁a" */
         if (t)
-            CHECK(ko_tokenizer_encode(t, "a", 1, true, &ids, &e) == 0 && ids.n == 2 && ids.ids[0] == want[k][0] &&
-                      ids.ids[1] == want[k][1], "spm %d: %d ids: %d %d", k, ids.n, ids.ids[0], ids.ids[1]);
+            CHECK(ko_tokenizer_encode(t, "a", 1, true, &ids, &e) == 0 && ids.n == 2 - (k == 3) && ids.ids[0] == want[k][0] &&
+                      ids.ids[ids.n - 1] == want[k][ids.n - 1], "spm %d: %d ids: %d %d", k, ids.n, ids.ids[0], ids.ids[1]);
         if (t) CHECK_EQ_INT(ko_tokenizer_bos(t), k == 1 ? -1 : 1);
         ko_tokenizer_free(t);
         free(path);
