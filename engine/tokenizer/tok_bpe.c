@@ -98,7 +98,7 @@ int tk_bpe(const ko_tokenizer *t, const char *s, size_t n, ko_ids *out, ko_err *
         c->len = (uint8_t)n;
         c->n_ids = (uint8_t)(out->n - start);
         memcpy(c->word, s, n);
-        memcpy(c->ids, out->ids + start, (size_t)c->n_ids * sizeof *c->ids);
+        if (c->n_ids) memcpy(c->ids, out->ids + start, (size_t)c->n_ids * sizeof *c->ids); /* out->ids may be NULL */
     }
     return 0;
 }

@@ -232,7 +232,7 @@ int tk_finish(ko_tokenizer *t, ko_err *e);   /* byte ids, tries, special flags *
  * them and copies the text into rest with them emptied; returns 1, or 0 (rest = text) when the
  * file does not have the usual shape (cJSON then reports what is wrong with it). */
 typedef struct tk_big { const char *vocab, *vocab_end, *merges, *merges_end; } tk_big;
-typedef int (*tk_vocab_fn)(void *ctx, const char *s, size_t n, int32_t id, ko_err *e);
+typedef void (*tk_vocab_fn)(void *ctx, const char *s, size_t n, int32_t id);
 typedef int (*tk_merge_fn)(void *ctx, const char *a, size_t an, const char *b, size_t bn, uint32_t rank, ko_err *e);
 int tk_scan_big(const char *text, size_t n, tk_big *big, ko_buf *rest);
 int tk_scan_vocab(const tk_big *big, tk_vocab_fn fn, void *ctx, ko_err *e);

@@ -290,8 +290,7 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
 /* The vocab, gathered first: the id space is known only once the added tokens are counted too. */
 typedef struct vocab_acc { ko_buf s; uint32_t *off, *len; int32_t *id; int n, cap; int32_t max_id; } vocab_acc;
 
-static int vocab_entry(void *ctx, const char *s, size_t n, int32_t id, ko_err *e) {
-    (void)e;
+static void vocab_entry(void *ctx, const char *s, size_t n, int32_t id) {
     vocab_acc *v = ctx;
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 4096;
@@ -304,7 +303,6 @@ static int vocab_entry(void *ctx, const char *s, size_t n, int32_t id, ko_err *e
     v->id[v->n++] = id;
     ko_buf_put(&v->s, s, n);
     if (id > v->max_id) v->max_id = id;
-    return 0;
 }
 
 typedef struct merge_acc { ko_tokenizer *t; size_t plen; ko_buf cat; } merge_acc;

@@ -159,29 +159,33 @@ int tk_scan_big(const char *text, size_t n, tk_big *big, ko_buf *rest) {
     return 1;
 }
 
+/* Both scans below run over a range tk_scan_big found with value(): it ends with the closing '}'
+ * or ']', and every string, ':' and ',' in it sits where value() saw one. So a string the strict
+ * string() accepts ends where value()'s did, white space never runs past the last character, and
+ * after a complete entry there is always a next character: no end checks are needed here. */
 int tk_scan_vocab(const tk_big *big, tk_vocab_fn fn, void *ctx, ko_err *e) {
     const char *p = ws(big->vocab + 1, big->vocab_end), *end = big->vocab_end;
     ko_buf k = {0};
     int rc = 0;
-    if (p < end && *p == '}') return 0;
-    while (rc == 0) {
+    while (rc == 0 && *p != '}') {
         k.n = 0;
         ko_buf_put(&k, "", 0);
-        if (!(p = string(ws(p, end), end, &k)) || (p = ws(p, end)) >= end || *p != ':') {
+        if (!(p = string(p, end, &k)) || *(p = ws(p, end)) != ':') {
             rc = ko_fail(e, "tokenizer.json: vocab: bad entry");
             break;
         }
         p = ws(p + 1, end);
         int64_t id = 0;
         const char *d = p;
-        while (p < end && *p >= '0' && *p <= '9' && id < (1 << 24)) id = id * 10 + (*p++ - '0');
-        if (p == d || id >= (1 << 24) || (p < end && strchr(".eE-+", *p))) {
+        while (*p >= '0' && *p <= '9' && id < (1 << 24)) id = id * 10 + (*p++ - '0');
+        if (p == d || id >= (1 << 24) || strchr(".eE-+", *p)) {
             rc = ko_fail(e, "tokenizer.json: vocab: token id must be an integer in [0, %d)", 1 << 24);
             break;
         }
-        rc = fn(ctx, k.p, k.n, (int32_t)id, e);
-        if ((p = ws(p, end)) < end && *p == '}') break;
-        if (p >= end || *p++ != ',') rc = rc ? rc : ko_fail(e, "tokenizer.json: vocab: bad entry");
+        fn(ctx, k.p, k.n, (int32_t)id);
+        /* value() took "0x" for a number too: what follows the digits must be ',' or '}' */
+        if (*(p = ws(p, end)) == ',') p = ws(p + 1, end);
+        else if (*p != '}') rc = ko_fail(e, "tokenizer.json: vocab: bad entry");
     }
     ko_buf_free(&k);
     return rc;
@@ -191,19 +195,17 @@ int tk_scan_merges(const tk_big *big, tk_merge_fn fn, void *ctx, ko_err *e) {
     const char *p = ws(big->merges + 1, big->merges_end), *end = big->merges_end;
     ko_buf a = {0}, b = {0};
     int rc = 0;
-    uint32_t i = 0;
-    if (p < end && *p == ']') return 0;
-    while (rc == 0) {
+    for (uint32_t i = 0; *p != ']'; i++) {
         a.n = b.n = 0;
         ko_buf_put(&a, "", 0);
         ko_buf_put(&b, "", 0);
-        p = ws(p, end);
-        if (p < end && *p == '[') { /* ["a", "b"] */
-            if (!(p = string(ws(p + 1, end), end, &a)) || (p = ws(p, end)) >= end || *p != ',' ||
-                !(p = string(ws(p + 1, end), end, &b)) || (p = ws(p, end)) >= end || *p++ != ']') {
+        if (*p == '[') { /* ["a", "b"] */
+            if (!(p = string(ws(p + 1, end), end, &a)) || *(p = ws(p, end)) != ',' ||
+                !(p = string(ws(p + 1, end), end, &b)) || *(p = ws(p, end)) != ']') {
                 rc = ko_fail(e, "tokenizer.json: merge %u must be \"a b\" or [\"a\", \"b\"]", i);
                 break;
             }
+            p++;
         } else { /* "a b" */
             if (!(p = string(p, end, &a))) {
                 rc = ko_fail(e, "tokenizer.json: merge %u must be \"a b\" or [\"a\", \"b\"]", i);
@@ -217,9 +219,8 @@ int tk_scan_merges(const tk_big *big, tk_merge_fn fn, void *ctx, ko_err *e) {
             ko_buf_put(&b, sp + 1, a.n - (size_t)(sp + 1 - a.p));
             a.n = (size_t)(sp - a.p);
         }
-        rc = fn(ctx, a.p, a.n, b.p, b.n, i++, e);
-        if ((p = ws(p, end)) < end && *p == ']') break;
-        if (p >= end || *p++ != ',') rc = rc ? rc : ko_fail(e, "tokenizer.json: merges: bad entry");
+        if ((rc = fn(ctx, a.p, a.n, b.p, b.n, i, e)) < 0) break;
+        if (*(p = ws(p, end)) == ',') p = ws(p + 1, end); /* else the closing ']' (value() saw to it) */
     }
     ko_buf_free(&a);
     ko_buf_free(&b);

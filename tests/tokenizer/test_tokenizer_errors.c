@@ -168,6 +168,7 @@ static const bad_part BAD_PARTS[] = {
     {"tpl_single", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": \"$A\"}", 0, "TemplateProcessing needs a \"single\" list"},
     {"tpl_two_seq", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\"}}, "
                              "{\"Sequence\": {\"id\": \"B\"}}]}", 0, "\"single\" has two sequences"},
+    {"tpl_empty", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": []}", 0, "\"single\" has no sequence"},
     {"tpl_item", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"Text\": \"x\"}]}", 0,
      "template items must be SpecialToken or Sequence"},
     {"tpl_no_seq", 0, 0, 0, "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}], "
@@ -215,6 +216,7 @@ static const struct { const char *name, *text, *want; } BAD_FILES[] = {
     {"vocab_id_float", "{\"model\": {\"vocab\": {\"a\": 0.5}, \"merges\": []}}", "vocab: token id must be an integer"},
     {"vocab_id_exp", "{\"model\": {\"vocab\": {\"a\": 1e3}, \"merges\": []}}", "vocab: token id must be an integer"},
     {"vocab_id_huge", "{\"model\": {\"vocab\": {\"a\": 99999999999}, \"merges\": []}}", "vocab: token id must be an integer"},
+    {"vocab_id_letters", "{\"model\": {\"vocab\": {\"a\": 0x}, \"merges\": []}}", "vocab: bad entry"},
     {"vocab_no_comma", "{\"model\": {\"vocab\": {\"a\": 0 \"b\": 1}, \"merges\": []}}", "invalid JSON"},
     {"vocab_trailing_comma", "{\"model\": {\"vocab\": {\"a\": 0,}, \"merges\": []}}", "invalid JSON"},
     {"vocab_ctrl", "{\"model\": {\"vocab\": {\"a\tb\": 0}, \"merges\": []}}", "vocab: bad entry"},
@@ -509,11 +511,16 @@ int main(void) {
             "{\r\n\t\"x\": \"q\\\"q\",\r\n\t\"model\":\t{\"type\": \"BPE\", \"dropout\": 0, \"vocab\":\r{\"a\"\n:\t0,\r\"b\": 1, \"ab\": 2 },"
             "\n\"merges\": [ [\"a\" , \"b\" ] ]}\r\n}",
             "{\"model\": {\"vocab\": {\"\\u0061\": 0, \"\\u0062\": 1, \"\\u0061\\u0062\": 2, \"\\uE000\\ue001\": 3}, \"merges\": [\"a b\"]}}",
+            "{\"added_tokens\": null, \"model\": " BPE("") "}",
+            "{\"added_tokens\": [], \"model\": " BPE("") "}",
+            /* a special token of the template with no ids adds nothing */
+            "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}, "
+            "{\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"<s>\": {\"ids\": []}}}, \"model\": " BPE("") "}",
         };
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 6; k++) {
             CHECK(ko_tokenizer_load_json(OK_FILES[k], strlen(OK_FILES[k]), &t, &e) == 0, "ok file %d: %s", k, e.msg);
             if (t)
-                CHECK(ko_tokenizer_encode(t, "abba", 4, false, &ids, &e) == 0 && ids.n == 3 && ids.ids[0] == 2 &&
+                CHECK(ko_tokenizer_encode(t, "abba", 4, k == 5, &ids, &e) == 0 && ids.n == 3 && ids.ids[0] == 2 &&
                           ids.ids[1] == 1 && ids.ids[2] == 0, "ok file %d: %d ids", k, ids.n);
             ko_tokenizer_free(t);
         }
