@@ -3,7 +3,7 @@
 
   python scripts/make_e2e_goldens.py [--data ../shared/datasets/kobest_v1] [--out tests/evaluator/e2e]
   python scripts/make_e2e_goldens.py --gguf models/gemma-3-270m-q4_k_m.gguf [--out tests/evaluator/real]
-      [--limit0 10 --limit5 3]
+      [--limit0 10 --limit5 3]      (a negative limit: every document; 0: skip those shots)
 
 Needs: pip install lm-eval==0.4.13 torch transformers tokenizers pandas datasets.
 What it writes under --out:
@@ -161,9 +161,9 @@ def main():
     import lm_eval.api.task as api_task
     datasets.load_dataset = api_task.datasets.load_dataset = mrg.fake_load_dataset(a.data)
     for shots, limit in limits.items():
-        if not limit:
+        if limit == 0:
             continue
-        res = run_lm_eval(model_args, shots, limit)
+        res = run_lm_eval(model_args, shots, limit if limit > 0 else None)
         with gzip.GzipFile(os.path.join(out, f"lmeval_{shots}shot.jsonl.gz"), "wb", mtime=0) as f:
             for line in golden_lines(res):
                 f.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
