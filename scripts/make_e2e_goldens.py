@@ -3,7 +3,7 @@
 
   python scripts/make_e2e_goldens.py [--data ../shared/datasets/kobest_v1] [--out tests/evaluator/e2e]
   python scripts/make_e2e_goldens.py --gguf models/gemma-3-270m-q4_k_m.gguf [--out tests/evaluator/real]
-      [--limit0 10 --limit5 3]
+      [--limit0 10 --limit5 3]      (a negative limit: every document; 0: skip those shots)
 
 Needs: pip install lm-eval==0.4.13 torch transformers tokenizers pandas datasets.
 What it writes under --out:
@@ -110,10 +110,10 @@ def make_model(path):
     model.save_pretrained(path, safe_serialization=True)
 
 
-def run_lm_eval(model_args, shots, limit):
+def run_lm_eval(model_args, shots, limit, device="cpu"):
     import lm_eval
     return lm_eval.simple_evaluate(
-        model="hf", model_args=f"{model_args},dtype=float32,device=cpu",
+        model="hf", model_args=f"{model_args},dtype=float32,device={device}",
         tasks=TASKS, num_fewshot=shots, limit=limit, batch_size=8, log_samples=True,
         bootstrap_iters=100000)
 
@@ -138,6 +138,7 @@ def main():
     ap.add_argument("--gguf", default=None, help="a real GGUF file instead of the tiny model")
     ap.add_argument("--limit0", type=int, default=None)
     ap.add_argument("--limit5", type=int, default=None)
+    ap.add_argument("--device", default="cpu", help="lm-eval's device (cuda on a GPU machine)")
     a = ap.parse_args()
     limits = dict(LIMIT)
     if a.gguf:
@@ -161,9 +162,9 @@ def main():
     import lm_eval.api.task as api_task
     datasets.load_dataset = api_task.datasets.load_dataset = mrg.fake_load_dataset(a.data)
     for shots, limit in limits.items():
-        if not limit:
+        if limit == 0:
             continue
-        res = run_lm_eval(model_args, shots, limit)
+        res = run_lm_eval(model_args, shots, limit if limit > 0 else None, a.device)
         with gzip.GzipFile(os.path.join(out, f"lmeval_{shots}shot.jsonl.gz"), "wb", mtime=0) as f:
             for line in golden_lines(res):
                 f.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
