@@ -333,14 +333,15 @@ def edge_cases():
         ["a12345b 6 78", "\u0663\u0664x\u00bd\u2167", "a" + WS.join("bcdefghijklmnopqrstuvwxyz") + "z", "a\u200bb"], []))
     # ByteLevel without its regex, with the prefix space; tokens of broken UTF-8 bytes decode lossily
     b2u = {b: c for b, c in zip(range(256), bytes_to_unicode())}
-    broken = ["".join(b2u[b] for b in bs) for bs in ([0xf0, 0x9f, 0x98, 0x41], [0xf5], [0xf0, 0x41], [0xe0, 0x80], [0x7f, 0x80])]
+    broken = ["".join(b2u[b] for b in bs) for bs in ([0xf0, 0x9f, 0x98, 0x41], [0xf5], [0xf0, 0x41], [0xe0, 0x80], [0x7f, 0x80],
+                                                      [0xed, 0xa0, 0x80], [0xe1, 0x80, 0x41], [0xe1, 0x80, 0xc0], [0xf4, 0x90])]
     bl = [chr(c) for c in range(33, 127)] + ["\u0120", "\u0120a", "\u00c3", "\u00a9"] + [b2u[0x7f], b2u[0x80]] + broken + ["a\u00ad"]
     out.append(("bytelevel_noregex", tj(bpe(bl, [("\u0120", "a")]), pre={"type": "ByteLevel", "add_prefix_space": True,
                                                                           "trim_offsets": False, "use_regex": False},
                                         decoder={"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
                                                  "use_regex": False}),
-                ["a b", " a", "é", "ab", "\x7f\u0080"],
-                [[96], [96, 97, 96], [98, 99, 98], [0, 9999]] + [[len(bl) - 6 + k] for k in range(6)]))
+                ["a b", " a", "é", "ab", "\x7f\u0080", "\u00ad"],
+                [[96], [96, 97, 96], [98, 99, 98], [0, 9999]] + [[len(bl) - 10 + k] for k in range(10)]))
     # ByteFallback's byte tokens in every spelling, ids past the vocab or without a token, no decoder
     bt = ["<0x0a>", "<0xAF>", "<0xg1>", "<0x1g>", "<1x41>", "<0x41]", "<0xC3>", "<0xA9>", "<0x4G>", "<0xa9>", "a", "b",
           "<0x/1>", "<0x@1>"]
@@ -380,7 +381,8 @@ def edge_cases():
     out.append(("added_edge", tj(bpe(ASCII + ["\u00e9", "\ud55c"]), normalizer={"type": "Lowercase"}, added=[
         {"id": 97, "content": "<d>"}, {"id": 98, "content": "<w>", "single_word": True},
         {"id": 99, "content": "<l>", "lstrip": True}, {"id": 100, "content": "ABC", "normalized": True}]),
-        ["x<d>y", "<d>xABCy", "ABC<d>", "\u00e9<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
+        ["x<d>y", "<d>xABCy", "ABC<d>", "\u00e9<w>", "\u0663<w>", "\u2167<w>", "\u0301<w>", "\u0378<w>", "_<w>",
+         "\u00bd<w>", "\u00b2<w>", "<w>\u203f", "\u200d<w>", "\u24b6<w>", "<w>\U0001F150", "\U0001F14A<w>", "\u0903<w>", "\u20dd<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
          "<l><d>", "abc ABC", ""], [[97, 98, 99], [100]]))
     return out
 

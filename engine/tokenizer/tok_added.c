@@ -80,7 +80,6 @@ static int32_t longest_at(const tk_trie *tr, const char *s, size_t n, size_t *le
     return best;
 }
 
-static bool is_word_char(int32_t cp) { return cp == '_' || tk_is_alnum(cp); }
 
 static int32_t last_cp(const char *s, size_t n) {
     if (n == 0) return -1;
@@ -108,7 +107,7 @@ void tk_split_added(const ko_tokenizer *t, const tk_trie *tr, const char *s, siz
             if (a->single_word) {
                 int32_t before = last_cp(s, start), after = -1;
                 if (stop < n) tk_utf8_dec(s + stop, n - stop, &after);
-                if ((before >= 0 && is_word_char(before)) || (after >= 0 && is_word_char(after))) {
+                if ((before >= 0 && tk_is_word(before)) || (after >= 0 && tk_is_word(after))) {
                     p += len; /* aho-corasick's iterator has consumed the rejected match */
                     continue;
                 }

@@ -64,7 +64,7 @@ int tk_utf8_dec(const char *s, size_t n, int32_t *cp);
 int tk_utf8_enc(int32_t cp, char out[4]);
 bool tk_is_whitespace(int32_t cp);     /* Rust char::is_whitespace (White_Space) */
 bool tk_is_punct(int32_t cp);          /* ASCII punctuation or Unicode P* (HF Punctuation) */
-bool tk_is_alnum(int32_t cp);          /* Rust char::is_alphanumeric */
+bool tk_is_word(int32_t cp);           /* Rust regex's Unicode \w (HF single_word's test) */
 /* GPT-2's byte <-> printable character table (ByteLevel). */
 int32_t tk_byte2cp(uint8_t b);
 int tk_cp2byte(int32_t cp);            /* -1 when cp is not in the table */

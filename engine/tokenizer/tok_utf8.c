@@ -41,25 +41,29 @@ bool tk_is_punct(int32_t c) {
     return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
 }
 
-bool tk_is_alnum(int32_t c) {
+bool tk_is_word(int32_t c) {
     utf8proc_category_t k = utf8proc_category(c);
-    return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
-           (k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO);
+    if (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NL) return true; /* L*, M*, Nd, Nl */
+    /* connector punctuation, ZWNJ/ZWJ, and the symbols that are Other_Alphabetic (circled and
+     * squared letters) */
+    return k == UTF8PROC_CATEGORY_PC || c == 0x200c || c == 0x200d || (c >= 0x24b6 && c <= 0x24e9) ||
+           (c >= 0x1f130 && c <= 0x1f189 && c != 0x1f14a && c != 0x1f14b && c != 0x1f14c && c != 0x1f14d &&
+            c != 0x1f14e && c != 0x1f14f && (c < 0x1f16a || c > 0x1f16f));
 }
 
 /* bytes_to_unicode(): printable Latin-1 bytes map to themselves, the other 68 to U+0100.. in byte
  * order (0x00-0x20, 0x7f-0xa0, 0xad). */
-static bool printable(int b) { return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff); }
+static bool printable(uint8_t b) { return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae; }
 
 int32_t tk_byte2cp(uint8_t b) {
     if (printable(b)) return b;
     if (b <= 0x20) return 256 + b;
-    if (b >= 0x7f && b <= 0xa0) return 289 + (b - 0x7f);
+    if (b <= 0xa0) return 289 + (b - 0x7f); /* 0x7f-0xa0: the only others left are these and 0xad */
     return 323; /* 0xad */
 }
 
 int tk_cp2byte(int32_t cp) {
-    if (cp < 256) return printable(cp) ? cp : -1;
+    if (cp < 256) return printable((uint8_t)cp) ? cp : -1;
     if (cp <= 288) return cp - 256;
     if (cp <= 322) return cp - 289 + 0x7f;
     return cp == 323 ? 0xad : -1;

@@ -122,6 +122,9 @@ static const bad_part BAD_PARTS[] = {
     {"merge_no_prefix", "{\"type\": \"BPE\", \"continuing_subword_prefix\": \"##\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, "
                         "\"merges\": [\"a b\"]}", 0, 0, 0, 0, "merge 0 uses a token that is not in the vocab"},
     /* normalizers */
+    {"norm_del", 0, "{\"type\": \"N\x7f" "C\"}", 0, 0, 0, "unknown normalizer type 'N?C'"},
+    {"norm_60", 0, "{\"type\": \"" "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh" "\"}", 0, 0, 0,
+     "type 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh' ("},
     {"norm_seq_list", 0, "{\"type\": \"Sequence\", \"normalizers\": 3}", 0, 0, 0, "normalizer Sequence needs a \"normalizers\" list"},
     {"norm_seq_deep", 0, SEQ10("normalizers", "{\"type\": \"NFC\"}"), 0, 0, 0, "normalizer Sequence needs a \"normalizers\" list"},
     {"norm_seq_item", 0, "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, {\"type\": \"NFX\"}]}", 0, 0, 0,
