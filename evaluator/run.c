@@ -49,7 +49,7 @@ typedef struct run {
     int n_docs;
     const char *group;           /* lm-eval's group name when the user asked for the group */
     progress progress;
-    double t_start, epoch_start, t_load, t_tokenize, t_score;
+    double epoch_start, t_load, t_tokenize, t_score;
     long long n_requests;
 } run;
 
@@ -76,9 +76,8 @@ static void run_free(run *r) {
     free(r->model_path);
 }
 
-static void say(const run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const run *r, const char *fmt, ...) {
-    (void)r;
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("koeval: ", stderr);
@@ -98,9 +97,7 @@ static const char *asked_group(const char *spec) {
 }
 
 /* Tasks and their requests: all data problems surface here, before any model is loaded. */
-static int load_tasks(run *r, ko_err *e) {
-    char **names;
-    if (ko_tasks_expand(r->o->tasks, &names, &r->n, e) < 0) return -1;
+static int load_tasks(run *r, char **names, ko_err *e) {
     r->group = asked_group(r->o->tasks);
     r->t = ko_xcalloc((size_t)r->n, sizeof *r->t);
     for (int i = 0; i < r->n; i++) r->t[i].name = names[i];
@@ -244,7 +241,7 @@ static int report(run *r, ko_err *e) {
     else md = ko_report_markdown(&rep);
     if (rc == 0) {
         fputs(md, stdout);
-        if (path) say(r, "wrote %s", path);
+        if (path) say("wrote %s", path);
     }
     free(path);
     free(md);
@@ -261,20 +258,16 @@ int ko_cmd_run(const ko_options *o) {
         fputs("koeval: --tasks is required (e.g. --tasks kobest_all)\n", stderr);
         return KO_EXIT_USAGE;
     }
-    run r = {.o = o, .t_start = ko_now(), .epoch_start = epoch_now()};
+    run r = {.o = o, .epoch_start = epoch_now()};
     ko_err e;
     int code = KO_EXIT_ERROR;
     char **names;
-    int n_names;
     /* Unknown task names are a usage error (exit 2), like unknown flags. */
-    if (ko_tasks_expand(o->tasks, &names, &n_names, &e) < 0) {
+    if (ko_tasks_expand(o->tasks, &names, &r.n, &e) < 0) {
         fprintf(stderr, "koeval: %s\n", e.msg);
         return KO_EXIT_USAGE;
     }
-    for (int i = 0; i < n_names; i++) free(names[i]);
-    free(names);
-
-    if (load_tasks(&r, &e) < 0) goto fail;
+    if (load_tasks(&r, names, &e) < 0) goto fail;
     double t = ko_now();
     if (load_model(&r, &e) < 0) goto fail;
     if (open_engine(&r, &e) < 0) {
@@ -283,7 +276,7 @@ int ko_cmd_run(const ko_options *o) {
         goto fail;
     }
     r.t_load = ko_now() - t;
-    say(&r, "%s: %s on %s, %lld requests in %d tasks (loaded in %.1f s)", o->model, r.model->cfg.model_type,
+    say("%s: %s on %s, %lld requests in %d tasks (loaded in %.1f s)", o->model, r.model->cfg.model_type,
         ko_engine_backend(r.engine), r.n_requests, r.n, r.t_load);
 
     t = ko_now();
@@ -294,7 +287,7 @@ int ko_cmd_run(const ko_options *o) {
     r.progress = (progress){t, t};
     if (ko_engine_score(r.engine, r.docs, r.n_docs, &e) < 0) goto fail;
     r.t_score = ko_now() - t;
-    say(&r, "scored %d documents in %.1f s (tokenized in %.2f s)", r.n_docs, r.t_score, r.t_tokenize);
+    say("scored %d documents in %.1f s (tokenized in %.2f s)", r.n_docs, r.t_score, r.t_tokenize);
 
     if (compute_metrics(&r, &e) < 0 || report(&r, &e) < 0) goto fail;
     run_free(&r);
