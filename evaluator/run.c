@@ -267,6 +267,9 @@ int ko_cmd_run(const ko_options *o) {
         fprintf(stderr, "koeval: %s\n", e.msg);
         return KO_EXIT_USAGE;
     }
+    if (o->batch_size > 0 && o->batch_size < 512)
+        say("note: --batch_size counts tokens per packed batch, not sequences as in lm-eval; %d tokens is "
+            "very small (use auto)", o->batch_size);
     if (load_tasks(&r, names, &e) < 0) goto fail;
     double t = ko_now();
     if (load_model(&r, &e) < 0) goto fail;
