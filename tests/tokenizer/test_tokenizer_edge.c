@@ -7,14 +7,7 @@
 
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/test.h"
-
-static bool ids_equal(const ko_ids *a, const cJSON *ref) {
-    if (!cJSON_IsArray(ref) || cJSON_GetArraySize(ref) != a->n) return false;
-    int i = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, ref) if ((int)x->valuedouble != a->ids[i++]) return false;
-    return true;
-}
+#include "tests/tokenizer/tok_ids.h"
 
 /* Decodes the id list `ids` both ways and compares with "decode" / "decode_skip" of o (absent or
  * null where HF panics). */

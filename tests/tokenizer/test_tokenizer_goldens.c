@@ -9,6 +9,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "tasks/tasks.h"
 #include "tests/test.h"
+#include "tests/tokenizer/tok_ids.h"
 
 #define GOLD "tests/tokenizer/goldens"
 
@@ -37,14 +38,6 @@ static cJSON **read_jsonl(const char *path, int *n) {
     }
     ko_buf_free(&b);
     return v;
-}
-
-static bool ids_equal(const ko_ids *a, const cJSON *ref) {
-    if (!cJSON_IsArray(ref) || cJSON_GetArraySize(ref) != a->n) return false;
-    int i = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, ref) if ((int)x->valuedouble != a->ids[i++]) return false;
-    return true;
 }
 
 static ko_tokenizer *load_path(const char *name, char *path) {
