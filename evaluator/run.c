@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -94,6 +95,26 @@ static const char *asked_group(const char *spec) {
         if (strcmp(w, "kobest_all") == 0 || strcmp(w, "kobest") == 0) group = "kobest";
     free(copy);
     return group;
+}
+
+/* --output_path is checked before the long part of the run: its nearest existing ancestor must be a
+ * writable folder (nothing is created until the reports are written). */
+static int check_output_path(const char *path, ko_err *e) {
+    char *p = ko_xstrdup(path);
+    while (!ko_file_exists(p) && !ko_dir_exists(p)) {
+        char *slash = strrchr(p, '/');
+        if (!slash) {
+            strcpy(p, ".");
+            break;
+        }
+        if (slash == p) slash[1] = 0;
+        else *slash = 0;
+    }
+    int rc = 0;
+    if (!ko_dir_exists(p)) rc = ko_fail(e, "--output_path %s: %s is not a folder", path, p);
+    else if (access(p, W_OK | X_OK) != 0) rc = ko_fail(e, "--output_path %s: %s is not writable", path, p);
+    free(p);
+    return rc;
 }
 
 /* Tasks and their requests: all data problems surface here, before any model is loaded. */
@@ -271,6 +292,7 @@ int ko_cmd_run(const ko_options *o) {
         say("note: --batch_size counts tokens per packed batch, not sequences as in lm-eval; %d tokens is "
             "very small (use auto)", o->batch_size);
     if (load_tasks(&r, names, &e) < 0) goto fail;
+    if (o->output_path && check_output_path(o->output_path, &e) < 0) goto fail;
     double t = ko_now();
     if (load_model(&r, &e) < 0) goto fail;
     if (open_engine(&r, &e) < 0) {

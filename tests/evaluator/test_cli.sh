@@ -35,6 +35,9 @@ no_partial_results() {
     [ ! -e "$tmp/res" ] || { echo "  a failed run left $(find "$tmp/res")"; return 1; }
 }
 check "a failed run writes nothing" no_partial_results
+touch "$tmp/file"
+check "--output_path under a file: refused before scoring, exit 1" run 1 "output_path.*is not a folder" \
+    --model "$MODEL" --tasks kobest_copa --limit 1 --device cpu --data_dir "$DATA" --output_path "$tmp/file/out"
 if "$KOEVAL" --help | grep -q "cuda"; then :; fi
 cuda_unavailable() {
     # Without a GPU (CI), asking for one is exit 4 with one line; with one, the run itself works.
