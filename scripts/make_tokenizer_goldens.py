@@ -382,7 +382,8 @@ def edge_cases():
         {"id": 97, "content": "<d>"}, {"id": 98, "content": "<w>", "single_word": True},
         {"id": 99, "content": "<l>", "lstrip": True}, {"id": 100, "content": "ABC", "normalized": True}]),
         ["x<d>y", "<d>xABCy", "ABC<d>", "\u00e9<w>", "\u0663<w>", "\u2167<w>", "\u0301<w>", "\u0378<w>", "_<w>",
-         "\u00bd<w>", "\u00b2<w>", "<w>\u203f", "\u200d<w>", "\u24b6<w>", "<w>\U0001F150", "\U0001F14A<w>", "\u0903<w>", "\u20dd<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
+         "\u00bd<w>", "\u00b2<w>", "<w>\u203f", "\u200d<w>", "\u24b6<w>", "<w>\U0001F150", "\U0001F14A<w>", "\u0903<w>", "\u20dd<w>", "\u200c<w>", "\U0001F130<w>", "\U0001F16A<w>",
+         "\U0001F170<w>", "\U0001F189<w>", "\U0001F18A<w>", "\u24e9<w>", "<w>\u00e9", "\ud55c <w> \ud55c", "\u3000<w>\u3000", "a\u3000<l>", "\u3000\u3000<l>b",
          "<l><d>", "abc ABC", ""], [[97, 98, 99], [100]]))
     return out
 

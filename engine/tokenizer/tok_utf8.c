@@ -42,13 +42,14 @@ bool tk_is_punct(int32_t c) {
 }
 
 bool tk_is_word(int32_t c) {
+    /* the symbols that are Other_Alphabetic: circled and squared Latin letters */
+    static const int32_t SO_ALPHA[][2] = {{0x24b6, 0x24e9}, {0x1f130, 0x1f149}, {0x1f150, 0x1f169}, {0x1f170, 0x1f189}};
     utf8proc_category_t k = utf8proc_category(c);
     if (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NL) return true; /* L*, M*, Nd, Nl */
-    /* connector punctuation, ZWNJ/ZWJ, and the symbols that are Other_Alphabetic (circled and
-     * squared letters) */
-    return k == UTF8PROC_CATEGORY_PC || c == 0x200c || c == 0x200d || (c >= 0x24b6 && c <= 0x24e9) ||
-           (c >= 0x1f130 && c <= 0x1f189 && c != 0x1f14a && c != 0x1f14b && c != 0x1f14c && c != 0x1f14d &&
-            c != 0x1f14e && c != 0x1f14f && (c < 0x1f16a || c > 0x1f16f));
+    if (k == UTF8PROC_CATEGORY_PC || c == 0x200c || c == 0x200d) return true; /* connectors, ZWNJ, ZWJ */
+    for (int i = 0; i < 4; i++)
+        if (c >= SO_ALPHA[i][0] && c <= SO_ALPHA[i][1]) return true;
+    return false;
 }
 
 /* bytes_to_unicode(): printable Latin-1 bytes map to themselves, the other 68 to U+0100.. in byte
