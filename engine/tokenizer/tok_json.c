@@ -9,6 +9,9 @@
 
 #define MAX_IDS (1 << 24) /* far above any real vocabulary; bounds what a bad file can allocate */
 
+/* The elements of an array already checked to be one (cJSON_ArrayForEach also takes NULL). */
+#define EACH(x, array) for (x = (array)->child; x; x = x->next)
+
 static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
 static bool get_bool(const cJSON *o, const char *k, bool def) {
@@ -84,7 +87,7 @@ static int add_norm(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *a = item(o, "normalizers"), *x;
         if (!cJSON_IsArray(a) || depth > 8) return ko_fail(e, "tokenizer.json: normalizer Sequence needs a \"normalizers\" list");
-        cJSON_ArrayForEach(x, a) if (add_norm(t, x, depth + 1, e) < 0) return -1;
+        EACH(x, a) if (add_norm(t, x, depth + 1, e) < 0) return -1;
         return 0;
     }
     static const struct { const char *name; tk_norm_type type; } T[] = {
@@ -138,7 +141,7 @@ static int add_pre(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *a = item(o, "pretokenizers"), *x;
         if (!cJSON_IsArray(a) || depth > 8) return ko_fail(e, "%s Sequence needs a \"pretokenizers\" list", what);
-        cJSON_ArrayForEach(x, a) if (add_pre(t, x, depth + 1, e) < 0) return -1;
+        EACH(x, a) if (add_pre(t, x, depth + 1, e) < 0) return -1;
         return 0;
     }
     static const struct { const char *name; tk_pre_type type; } T[] = {
@@ -184,7 +187,7 @@ static int add_dec(ko_tokenizer *t, const cJSON *o, int depth, ko_err *e) {
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *a = item(o, "decoders"), *x;
         if (!cJSON_IsArray(a) || depth > 8) return ko_fail(e, "%s Sequence needs a \"decoders\" list", what);
-        cJSON_ArrayForEach(x, a) if (add_dec(t, x, depth + 1, e) < 0) return -1;
+        EACH(x, a) if (add_dec(t, x, depth + 1, e) < 0) return -1;
         return 0;
     }
     static const struct { const char *name; tk_dec_type type; } T[] = {
@@ -241,7 +244,7 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *a = item(o, "processors"), *x;
         if (!cJSON_IsArray(a) || depth > 8) return ko_fail(e, "%s Sequence needs a \"processors\" list", what);
-        cJSON_ArrayForEach(x, a) if (add_post(t, x, depth + 1, seen_seq, e) < 0) return -1;
+        EACH(x, a) if (add_post(t, x, depth + 1, seen_seq, e) < 0) return -1;
         return 0;
     }
     if (*seen_seq) return ko_fail(e, "%s: more than one template", what);
@@ -263,7 +266,7 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
     const cJSON *single = item(o, "single"), *specials = item(o, "special_tokens"), *x;
     if (!cJSON_IsArray(single)) return ko_fail(e, "%s TemplateProcessing needs a \"single\" list", what);
     bool have_seq = false;
-    cJSON_ArrayForEach(x, single) {
+    EACH(x, single) {
         const cJSON *sp = item(x, "SpecialToken"), *sq = item(x, "Sequence");
         if (sq) {
             if (have_seq) return ko_fail(e, "%s: \"single\" has two sequences", what);
@@ -275,7 +278,7 @@ static int add_post(ko_tokenizer *t, const cJSON *o, int depth, bool *seen_seq, 
         if (!cJSON_IsString(name)) return ko_fail(e, "%s: template items must be SpecialToken or Sequence", what);
         const cJSON *def = item(specials, name->valuestring), *ids = item(def, "ids"), *id;
         if (!cJSON_IsArray(ids)) return ko_fail(e, "%s: special token '%s' is not defined", what, TK_P(name->valuestring));
-        cJSON_ArrayForEach(id, ids) {
+        EACH(id, ids) {
             int32_t v = -1;
             if (get_id(id, &v, what, e) < 0) return -1;
             tpl_push(t, v);
@@ -376,7 +379,7 @@ static int load_added(ko_tokenizer *t, const cJSON *added, ko_err *e) {
     const cJSON *x;
     if (!added || cJSON_IsNull(added)) return 0; /* else a list: tk_load_json checked */
     t->added = ko_xcalloc((size_t)cJSON_GetArraySize(added) + 1, sizeof *t->added);
-    cJSON_ArrayForEach(x, added) {
+    EACH(x, added) {
         tk_added *a = &t->added[t->n_added];
         const char *c;
         if (get_str(x, "content", &c, "tokenizer.json: added_tokens", e) < 0) return -1;
