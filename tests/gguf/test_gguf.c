@@ -8,6 +8,7 @@
 
 #include "engine/model/gguf.h"
 #include "tests/test.h"
+#include "tests/gguf/checksums.h"
 
 #define SYN "tests/gguf/data/synthetic.gguf.gz"
 #define REAL "models/gemma-3-270m-q4_k_m.gguf"
@@ -293,17 +294,6 @@ static void check_hostile(void) {
     CHECK(ko_gguf_open("tests/gguf", &g, &e) == -1 && strstr(e.msg, "not a regular file"), "%s", e.msg);
 }
 
-/* The same checksums as make_gguf_goldens.py: over float32 bit patterns, mod 2^64. */
-static void sums(const float *y, int64_t n, unsigned long long *h1, unsigned long long *h2) {
-    uint64_t a = 0, b = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &y[i], 4);
-        a += ((uint64_t)bits + 1) * (2 * (uint64_t)i + 1);
-        b += (uint64_t)bits * bits;
-    }
-    *h1 = a, *h2 = b;
-}
 
 static void check_real(void) {
     if (access(REAL, R_OK) != 0) {

@@ -7,6 +7,7 @@
 
 #include "engine/model/gguf_hf.h"
 #include "tests/test.h"
+#include "tests/gguf/checksums.h"
 
 #define REAL "models/gemma-3-270m-q4_k_m.gguf"
 
@@ -27,16 +28,6 @@ static char *inflate_to_tmp(const char *gz) {
     return tmp;
 }
 
-static void sums(const float *y, int64_t n, unsigned long long *h1, unsigned long long *h2) {
-    uint64_t a = 0, b = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &y[i], 4);
-        a += ((uint64_t)bits + 1) * (2 * (uint64_t)i + 1);
-        b += (uint64_t)bits * bits;
-    }
-    *h1 = a, *h2 = b;
-}
 
 /* Every key the translation emits has transformers' value (rope_theta lives in rope_parameters in
  * transformers 5's config: {rope_theta} or {full_attention: {rope_theta}}). */
