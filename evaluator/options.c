@@ -20,7 +20,7 @@ static const flag FLAGS[] = {
     {"tasks", ARG_STR, OFF(tasks), "T", "comma-separated tasks or groups: kobest_all (alias kobest), kobest_boolq, kobest_copa, kobest_wic, kobest_hellaswag, kobest_sentineg"},
     {"num_fewshot", ARG_INT, OFF(num_fewshot), "N", "few-shot examples per prompt (default 0)"},
     {"fewshot_seed", ARG_UINT, OFF(fewshot_seed), "S", "seed of lm-eval's few-shot sampler (default 1234)"},
-    {"limit", ARG_INT, OFF(limit), "N", "evaluate only the first N documents of each task"},
+    {"limit", ARG_DOUBLE, OFF(limit), "N", "evaluate only the first N documents of each task (N < 1: that fraction, as lm-eval)"},
     {"batch_size", ARG_BATCH, OFF(batch_size), "auto|N", "tokens per packed batch (auto: from free memory)"},
     {"device", ARG_STR, OFF(device), "D", "cuda, cuda:K or cpu (default: cuda when available)"},
     {"dtype", ARG_STR, OFF(dtype), "T", "bfloat16, float16 or float32 (default: bfloat16 on cuda, float32 on cpu)"},
@@ -137,6 +137,8 @@ int ko_options_parse(int argc, char **argv, ko_options *o, bool *help, ko_err *e
             return -1;
         }
     }
+    if (o->limit < 0 || (o->limit >= 1 && o->limit != (double)(long long)o->limit) || o->limit > 2147483647.0)
+        return ko_fail(e, "--limit: must be a document count or a fraction below 1, got %g", o->limit);
     if (o->gpu_memory_utilization <= 0 || o->gpu_memory_utilization > 1)
         return ko_fail(e, "--gpu_memory_utilization: must be in (0, 1], got %g", o->gpu_memory_utilization);
     if (o->dtype && strcmp(o->dtype, "bfloat16") && strcmp(o->dtype, "float16") && strcmp(o->dtype, "float32") &&

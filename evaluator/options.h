@@ -12,7 +12,7 @@ typedef struct ko_options {
     const char *tasks;
     int num_fewshot;             /* -1 = task default (0 for kobest) */
     unsigned fewshot_seed;       /* 1234 */
-    int limit;                   /* 0 = all */
+    double limit;                /* 0 = all; < 1: a fraction of each split (lm-eval) */
     int batch_size;              /* 0 = auto */
     const char *device;          /* NULL = auto */
     const char *dtype;           /* NULL = auto */

@@ -32,7 +32,7 @@ typedef struct ko_run_facts {
     const char *device;          /* "cuda:0", "cpu" */
     const char *dtype;           /* "bfloat16" */
     const char *batch_size;      /* as given: "auto" or "64" */
-    int limit;                   /* --limit; 0 = none (null) */
+    double limit;                /* --limit as given; 0 = none (null) */
     int num_fewshot;             /* -1 = task default */
     unsigned fewshot_seed;       /* 1234 */
     int bootstrap_iters;         /* lm-eval's default 100000; F1 bootstrap in the koeval section */

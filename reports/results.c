@@ -300,7 +300,7 @@ cJSON *ko_report_results_tree(const ko_report *r, const char *const *task_hashes
     add_str_or_null(cfg, "device", f->device);
     cJSON_AddNullToObject(cfg, "use_cache");
     /* the lm_eval CLI parses --limit as a float: "limit": 40.0 */
-    if (f->limit > 0) cJSON_AddItemToObject(cfg, "limit", ko_json_float((double)f->limit));
+    if (f->limit > 0) cJSON_AddItemToObject(cfg, "limit", ko_json_float(f->limit));
     else cJSON_AddNullToObject(cfg, "limit");
     cJSON_AddNumberToObject(cfg, "bootstrap_iters", f->bootstrap_iters);
     cJSON_AddNullToObject(cfg, "gen_kwargs");

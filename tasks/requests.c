@@ -11,6 +11,7 @@
  * sample(pool, n), or when the fewshot split is the evaluated split, sample(pool, n + 1) minus the
  * evaluated doc, first n (resampling from the pool without it if too few remain). --limit N keeps the
  * first N docs, which draw exactly what they draw in a full run. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,7 +217,11 @@ int ko_task_requests(ko_task *t, const ko_reqopts *o, ko_reqdoc **docs, int *n_d
     if (o->limit < 0) return ko_fail(e, "%s: --limit must be >= 0", t->name);
     if (load_data(t, o, e) < 0) { ko_task_requests_free(t); return -1; }
     int n = t->eval_ds.n_docs;
-    if (o->limit > 0 && o->limit < n) n = o->limit;
+    if (o->limit > 0) {
+        /* lm-eval get_sample_size: a limit below 1 is a fraction of the split, rounded up. */
+        double k = o->limit < 1.0 ? ceil(n * o->limit) : o->limit;
+        if (k < n) n = (int)k;
+    }
     ko_pyrandom rnd;
     ko_pyrandom_seed(&rnd, o->fewshot_seed);
     t->docs = ko_xcalloc((size_t)(n ? n : 1), sizeof(ko_reqdoc));

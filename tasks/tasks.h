@@ -61,7 +61,8 @@ typedef struct ko_reqopts {
     const char *data_dir;    /* located data folder */
     int num_fewshot;         /* 0 = zero-shot */
     unsigned fewshot_seed;   /* lm-eval default 1234 */
-    int limit;               /* 0 = all docs; otherwise lm-eval's --limit (first N docs) */
+    double limit;            /* 0 = all docs; otherwise lm-eval's --limit: the first N docs, or
+                                the first ceil(n * limit) when limit < 1 */
 } ko_reqopts;
 
 /* Loads the task's data and builds every document's requests. The task keeps the datasets alive;

@@ -29,6 +29,12 @@ check "bad --dtype: exit 2" run 2 "dtype" --model "$MODEL" --tasks kobest_copa -
 check "bad --limit: exit 2" run 2 "limit" --model "$MODEL" --tasks kobest_copa --limit -3
 check "missing model: where it looked, exit 1" run 1 "no-such-model.*looked" --model no-such-model --tasks kobest_copa --data_dir "$DATA"
 check "missing data: exit 1" run 1 "kobest|data" --model "$MODEL" --tasks kobest_copa --data_dir "$tmp/nodata"
+limit_fraction() {  # lm-eval: --limit 0.01 keeps ceil(1000 * 0.01) = 10 copa docs = 20 requests
+    [ "$("$KOEVAL" requests --tasks kobest_copa --limit 0.01 --data_dir "$DATA" | wc -l)" = 20 ] &&
+        [ "$("$KOEVAL" requests --tasks kobest_copa --limit 0.0015 --data_dir "$DATA" | wc -l)" = 4 ]
+}
+check "--limit below 1 is a fraction of the split, rounded up" limit_fraction
+check "--limit 2.5: exit 2" run 2 "limit" requests --tasks kobest_copa --limit 2.5
 check "dashes accepted" run 0 "" requests --tasks kobest_copa --limit 1 --num-fewshot 1 --data-dir "$DATA"
 no_partial_results() {
     "$KOEVAL" --model "$MODEL" --tasks kobest_copa --data_dir "$tmp/nodata" --output_path "$tmp/res" 2>/dev/null
