@@ -52,7 +52,7 @@ int ko_engine_open(const ko_model *m, const ko_engine_opts *o, ko_engine **out, 
     ko_err ce;
     if (open_with(&ko_backend_cuda, m, o, out, &ce) == 0)
         return 0;
-    fprintf(stderr, "koeval: cuda unavailable (%s); using the cpu backend\n", ce.msg);
+    fprintf(stderr, "koeval: %s; using the cpu backend\n", ce.msg);
     return open_with(&ko_backend_cpu, m, o, out, e);
 #else
     if (dev)
