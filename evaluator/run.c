@@ -48,7 +48,7 @@ typedef struct run {
     ko_engine *engine;
     ko_doc *docs;                /* all tasks' engine documents */
     int n_docs;
-    const char *group;           /* lm-eval's group name when the user asked for the group */
+    char *group;                 /* lm-eval's group name when the user asked for the group */
     progress progress;
     double epoch_start, t_load, t_tokenize, t_score;
     long long n_requests;
@@ -75,6 +75,7 @@ static void run_free(run *r) {
     if (r->model) ko_model_free(r->model);
     free(r->data_dir);
     free(r->model_path);
+    free(r->group);
 }
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -85,16 +86,6 @@ static void say(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-/* lm-eval reports the group (under its own name, "kobest") only when the group was asked for. */
-static const char *asked_group(const char *spec) {
-    const char *group = NULL;
-    char *copy = ko_xstrdup(spec), *save = NULL;
-    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
-        if (strcmp(w, "kobest_all") == 0 || strcmp(w, "kobest") == 0) group = "kobest";
-    free(copy);
-    return group;
 }
 
 /* --output_path is checked before the long part of the run: its nearest existing ancestor must be a
@@ -119,7 +110,7 @@ static int check_output_path(const char *path, ko_err *e) {
 
 /* Tasks and their requests: all data problems surface here, before any model is loaded. */
 static int load_tasks(run *r, char **names, ko_err *e) {
-    r->group = asked_group(r->o->tasks);
+    r->group = ko_tasks_group_name(r->o->tasks);
     r->t = ko_xcalloc((size_t)r->n, sizeof *r->t);
     for (int i = 0; i < r->n; i++) r->t[i].name = names[i];
     free(names);

@@ -104,18 +104,24 @@ static int expand_one(const char *name, char ***names, int *n, int depth, ko_err
     return rc;
 }
 
+/* The next comma-separated, space-trimmed name of a --tasks spec (in place), or NULL at the end. */
+static char *spec_next(char **save, char *copy) {
+    for (char *tok = strtok_r(copy, ",", save); tok; tok = strtok_r(NULL, ",", save)) {
+        while (*tok == ' ') tok++;
+        size_t len = strlen(tok);
+        while (len && tok[len - 1] == ' ') tok[--len] = 0;
+        if (len) return tok;
+    }
+    return NULL;
+}
+
 int ko_tasks_expand(const char *spec, char ***names, int *n, ko_err *e) {
     *names = NULL;
     *n = 0;
     char *copy = ko_xstrdup(spec ? spec : "");
     int rc = 0;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
-        size_t len = strlen(tok);
-        while (len && tok[len - 1] == ' ') tok[--len] = 0;
-        if (!len) continue;
+    for (char *save = NULL, *tok = spec_next(&save, copy); tok; tok = spec_next(&save, NULL))
         if ((rc = expand_one(tok, names, n, 0, e)) < 0) break;
-    }
     free(copy);
     if (rc == 0 && *n == 0) rc = ko_fail(e, "no tasks given (try --tasks kobest_all)");
     if (rc < 0) {
@@ -125,6 +131,23 @@ int ko_tasks_expand(const char *spec, char ***names, int *n, ko_err *e) {
         *n = 0;
     }
     return rc;
+}
+
+char *ko_tasks_group_name(const char *spec) {
+    char *copy = ko_xstrdup(spec ? spec : ""), *group = NULL;
+    for (char *save = NULL, *tok = spec_next(&save, copy); tok && !group; tok = spec_next(&save, NULL)) {
+        const ko_embedded_file *f = resolve(tok);
+        cJSON *cfg;
+        ko_err e;
+        if (!f || parse_file(f, &cfg, &e) < 0) continue;
+        if (group_tasks(cfg)) {
+            const cJSON *lm = cJSON_GetObjectItemCaseSensitive(cfg, "lm_eval_group");
+            group = ko_xstrdup(cJSON_IsString(lm) ? lm->valuestring : f->name);
+        }
+        cJSON_Delete(cfg);
+    }
+    free(copy);
+    return group;
 }
 
 /* Loading a task ----------------------------------------------------------------------------------- */

@@ -43,6 +43,9 @@ typedef struct ko_metric {
 /* Expands a comma-separated spec ("kobest_all", "kobest", "kobest_copa,kobest_wic") into task names
  * in lm-eval's order; unknown names fail with the nearest valid name. Returns malloc'd arrays. */
 int ko_tasks_expand(const char *spec, char ***names, int *n, ko_err *e);
+/* lm-eval's name of the first group the spec names ("kobest_all" -> "kobest", from the group
+ * config's lm_eval_group), or NULL when it names tasks only. malloc'd. */
+char *ko_tasks_group_name(const char *spec);
 /* All known task and group names (static storage). */
 int ko_tasks_known(const char *const **names);
 
