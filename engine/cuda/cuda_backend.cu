@@ -73,6 +73,7 @@ struct cuda_state {
     int RG, VC;           /* LM head: rows per group, vocab columns per chunk */
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
     bool profile;
+    bool no_prune; /* KOEVAL_CUDA_PRUNE=0: the last layer's feed-forward over every row (comparisons) */
     bool attn_simple;
     cudaEvent_t pev[1024];
     int pcat[1024], npev;
@@ -431,6 +432,7 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->esz = s->dt == KO_F32 ? 4 : 2;
     s->attn_simple = getenv("KOEVAL_CUDA_ATTN") && !strcmp(getenv("KOEVAL_CUDA_ATTN"), "simple");
     s->profile = getenv("KOEVAL_CUDA_PROFILE") && atoi(getenv("KOEVAL_CUDA_PROFILE")) > 0;
+    s->no_prune = getenv("KOEVAL_CUDA_PRUNE") && !strcmp(getenv("KOEVAL_CUDA_PRUNE"), "0");
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);
@@ -608,14 +610,25 @@ inline int grid_for(long long n, int bs) {
     return (int)(g > 65535 * 8 ? 65535 * 8 : (g < 1 ? 1 : g));
 }
 
-/* Tensor-core attention for 16-bit types when head_dim is a multiple of 16 and its shared memory fits:
- * returns the query heads per block (1: grouping the 2 heads of a GQA pair per block, G = 2, halved
- * the K/V loads but measured slower, 2.08 s against 1.67 s on the 12b shape, NOTES.md: the kernel is
- * latency-bound and wants more blocks), or 0 for the plain kernel (fp32, odd head_dim,
- * KOEVAL_CUDA_ATTN=simple for comparisons). */
-template <class T> int tc_heads(const cuda_state *s) {
-    if (sizeof(T) != 2 || s->cfg.head_dim % 16 || s->attn_simple) return 0;
-    return tc_plan(s->cfg.head_dim, 1).total <= s->prop.sharedMemPerBlockOptin ? 1 : 0;
+/* Tensor-core attention (attn_fa_k) for 16-bit types and head_dim 16, 32, 64, 128 or 256: returns
+ * the query heads per block (the largest divisor of the GQA group up to 8: they share each K/V chunk),
+ * or 0 for the plain kernel (fp32, other head_dim, KOEVAL_CUDA_ATTN=simple for comparisons). */
+template <class T> int fa_heads(const cuda_state *s) {
+    const int hd = s->cfg.head_dim, grp = s->cfg.n_heads / s->cfg.n_kv_heads;
+    if (sizeof(T) != 2 || s->attn_simple || (hd != 16 && hd != 32 && hd != 64 && hd != 128 && hd != 256)) return 0;
+    int gw = 8;
+    while (grp % gw) gw--;
+    return gw;
+}
+template <class T, int HD> void *fa_fn() { return (void *)attn_fa_k<T, HD>; }
+template <class T> void *fa_kernel(int hd, size_t *smem, int gw) {
+    switch (hd) {
+    case 16: *smem = fa_smem<16>(gw); return fa_fn<T, 16>();
+    case 32: *smem = fa_smem<32>(gw); return fa_fn<T, 32>();
+    case 64: *smem = fa_smem<64>(gw); return fa_fn<T, 64>();
+    case 128: *smem = fa_smem<128>(gw); return fa_fn<T, 128>();
+    default: *smem = fa_smem<256>(gw); return fa_fn<T, 256>();
+    }
 }
 
 /* The row kernel, vectorised to 16 bytes per access when the hidden size allows it. */
@@ -635,14 +648,20 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
     T *X = (T *)s->X, *XN = (T *)s->XN, *Y = (T *)s->Y;
     T *QKV = (T *)s->S1, *A = QKV + (size_t)nt * S, *GU = (T *)s->S1, *ACT = GU + (size_t)nt * 2 * I;
     const int *tok = dm->tok + b->t0, *pos = dm->pos + b->t0, *br = dm->br + b->t0;
+    const bool pruned = !s->no_prune && b->nrow < nt;
+    T *R = X; /* the final residual stream; with pruning, one row per LM-head row */
     const ko_tile *tiles = dm->tiles + b->tile0;
     cudaStream_t st = s->st;
     mark(s, P_EMBED);
     embed_k<T><<<nt, 256, 0, st>>>((const T *)s->embed, tok, X, H, c.scale_embeddings ? 1 : 0);
     rowk<T>(s, nt, X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
     mark(s, P_EMBED);
-    const int use_tc = tc_heads<T>(s);
-    const size_t asm_bytes = att_smem(hd, sizeof(T)), tc_bytes = use_tc ? tc_plan(hd, use_tc).total : 0;
+    const int gw = fa_heads<T>(s);
+    size_t fa_bytes = 0;
+    void *fa = NULL;
+    if constexpr (sizeof(T) == 2)
+        if (gw) fa = fa_kernel<T>(hd, &fa_bytes, gw);
+    const size_t asm_bytes = att_smem(hd, sizeof(T));
     for (int l = 0; l < c.n_layers; l++) {
         const layer_w *w = &s->L[l];
         if (w->bqkv) {
@@ -654,32 +673,43 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
         qk_rope_k<T><<<nt, 128, 5 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
                                                                w->sliding ? s->invf_l : s->invf_g);
         mark(s, P_ROPE);
-        if constexpr (sizeof(T) == 2) {
-            const float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
-            const int win = w->sliding ? c.sliding_window : 0;
-            if (use_tc == 1)
-                attn_tc_k<T, 1><<<dim3(b->ntile, nh), 128, tc_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, sc, cap, win);
+        {
+            float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
+            int win = w->sliding ? c.sliding_window : 0, hd_ = hd;
+            if (gw) {
+                void *args[] = {&QKV, &A, &tiles, &pos, &br, (void *)&nh, (void *)&nkv, (void *)&S, &sc, &cap, &win, (void *)&gw};
+                CK(cudaLaunchKernel(fa, dim3(b->ntile, nh / gw), dim3(32 * gw), args, fa_bytes, st));
+            } else {
+                attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd_, S, sc, cap, win);
+            }
         }
-        if (!use_tc)
-            attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, (float)c.attn_scale,
-                                                                  (float)c.attn_softcap, w->sliding ? c.sliding_window : 0);
         mark(s, P_ATTN);
         if (gemm(s, w->wo, A, Y, nt, H, nh * hd, 0.f, e)) return -1;
         mark(s, P_O);
         rowk<T>(s, nt, X, Y, (const T *)w->post_attn, (const T *)w->ffn_norm, XN, NULL, H, eps, p1);
         mark(s, P_NORM);
-        if (gemm(s, w->wgu, XN, GU, nt, 2 * I, H, 0.f, e)) return -1;
+        /* The last layer's feed-forward only feeds the LM head: run it over the rows that need logits
+         * (gathered: the normed input into Y, the residual into XN; the output lands in X). */
+        int m = nt;
+        T *res = X, *in = XN, *ffo = Y;
+        if (pruned && l == c.n_layers - 1) {
+            gather_k<T><<<b->nrow, 128, 0, st>>>(XN, Y, dm->rows + b->row0, H);
+            gather_k<T><<<b->nrow, 128, 0, st>>>(X, XN, dm->rows + b->row0, H);
+            m = b->nrow, res = XN, in = Y, ffo = X, R = XN;
+            mark(s, P_NORM);
+        }
+        if (gemm(s, w->wgu, in, GU, m, 2 * I, H, 0.f, e)) return -1;
         mark(s, P_GU);
         constexpr int AV = 16 / sizeof(T);
         if (I % AV == 0)
-            act_mul_k<T, AV><<<dim3((I / AV + 127) / 128, nt), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+            act_mul_k<T, AV><<<dim3((I / AV + 127) / 128, m), 128, 0, st>>>(GU, ACT, I, (int)c.act);
         else
-            act_mul_k<T, 1><<<dim3((I + 127) / 128, nt), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+            act_mul_k<T, 1><<<dim3((I + 127) / 128, m), 128, 0, st>>>(GU, ACT, I, (int)c.act);
         mark(s, P_ACT);
-        if (gemm(s, w->wd, ACT, Y, nt, H, I, 0.f, e)) return -1;
+        if (gemm(s, w->wd, ACT, ffo, m, H, I, 0.f, e)) return -1;
         mark(s, P_DOWN);
         const T *next = l + 1 < c.n_layers ? (const T *)s->L[l + 1].attn_norm : NULL;
-        rowk<T>(s, nt, X, Y, (const T *)w->post_ffn, next, XN, NULL, H, eps, p1);
+        rowk<T>(s, m, res, ffo, (const T *)w->post_ffn, next, XN, NULL, H, eps, p1);
         mark(s, P_NORM);
         CK(cudaGetLastError());
     }
@@ -689,7 +719,8 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
     const T *W = (const T *)s->lm_head;
     for (int g0 = 0; g0 < b->nrow; g0 += s->RG) {
         int rg = b->nrow - g0 < s->RG ? b->nrow - g0 : s->RG;
-        rowk<T>(s, rg, X, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, rows + g0, H, eps, p1);
+        if (pruned) rowk<T>(s, rg, R + (size_t)g0 * H, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, NULL, H, eps, p1);
+        else rowk<T>(s, rg, R, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, rows + g0, H, eps, p1);
         for (int v0 = 0; v0 < c.vocab_size; v0 += s->VC) {
             int nv = c.vocab_size - v0 < s->VC ? c.vocab_size - v0 : s->VC;
             mark(s, P_LMLSE);
@@ -710,9 +741,14 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
 template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
     size_t need = att_smem(s->cfg.head_dim, sizeof(T));
     CK(cudaFuncSetAttribute(attn_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
-    if constexpr (sizeof(T) == 2) {
-        int G = tc_heads<T>(s);
-        if (G == 1) CK(cudaFuncSetAttribute(attn_tc_k<T, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_plan(s->cfg.head_dim, 1).total));
+    const int gw = fa_heads<T>(s);
+    if constexpr (sizeof(T) == 2) if (gw) {
+        size_t fb = 0;
+        void *fa = fa_kernel<T>(s->cfg.head_dim, &fb, gw);
+        if (fb > s->prop.sharedMemPerBlockOptin)
+            return ko_fail(e, "cuda: attention needs %zu bytes of shared memory per block, the card has %zu", fb,
+                           (size_t)s->prop.sharedMemPerBlockOptin);
+        CK(cudaFuncSetAttribute(fa, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)fb));
     }
     return 0;
 }

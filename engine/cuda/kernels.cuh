@@ -14,6 +14,9 @@
 #include <cuda_runtime.h>
 #include <math_constants.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <type_traits>
 
 typedef __nv_bfloat16 bf16;
 
@@ -130,6 +133,13 @@ __global__ void row_k(T *X, const T *Y, const T *postw, const T *prew, T *out, c
             stv<T, V>(o + i, ov);
         }
     }
+}
+
+/* dst[r, :] = src[rows[r], :] (one row per block, H elements). */
+template <class T> __global__ void gather_k(const T *src, T *dst, const int *rows, int H) {
+    const T *x = src + (size_t)rows[blockIdx.x] * H;
+    T *y = dst + (size_t)blockIdx.x * H;
+    for (int i = threadIdx.x; i < H; i += blockDim.x) y[i] = x[i];
 }
 
 /* Y[t, :] = b (so that a GEMM with beta = 1 adds the bias before its one rounding, as cuBLAS's
@@ -298,158 +308,199 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
 }
 
 
-/* ---- attention on tensor cores (bf16 / fp16; WMMA 16x16x16, fp32 accumulate) ----
- * Same tree mask and semantics as attn_k. Block = 4 warps = one tile of 16 queries x G query heads
- * that share one KV head (GQA: K and V are loaded once for the G heads), R = 16 G rows.
- * Per chunk of 32 keys: S = Q K^T (R x 32, 2G WMMA tiles) into shared memory; the masked online
- * softmax (128/R threads per row) writes P rounded to T (as flash attention feeds its PV product,
- * row sums in fp32) and rescales the fp32 output rows; then O += P V over (R/16) x (head_dim/16)
- * tiles (O lives in shared memory, fp32). head_dim a multiple of 16. */
-#include <mma.h>
-#define TC_KC 32
-struct tc_layout {
-    int ldq, ldk, lds, ldp, ldo;
-    size_t q, k, v, s, p, o, st, total;
+/* ---- attention on tensor cores (bf16 / fp16 in, fp32 accumulate): flash-attention-2 style ----
+ * Same tree mask and semantics as attn_k. Block = one tile (16 queries of one document) x gw query
+ * heads that share one KV head; warp w owns head h0 + w, its 16 query rows live in registers as
+ * mma.sync m16n8k16 fragments: S = Q K^T per chunk of KC keys, the masked online softmax on the S
+ * fragments (a row's 4 values per lane, reduced over the lane quad), P rounded to T (as flash
+ * attention feeds its PV product; the row sums stay fp32) and O += P V with O in fp32 registers.
+ * K/V chunks are shared by the block's warps and double-buffered in shared memory with cp.async;
+ * chunks with no visible key for the tile (other choices' branches) skip the products. */
+template <int HD> struct fa_shape {
+    static constexpr int KC = HD >= 256 ? 16 : 32; /* keys per chunk */
+    static constexpr int LD = HD + 8;             /* shared row stride (elements): conflict-free ldmatrix */
 };
-__host__ __device__ inline tc_layout tc_plan(int hd, int G) {
-    tc_layout L;
-    const int R = 16 * G;
-    L.ldq = L.ldk = hd + 8;
-    L.lds = TC_KC + 4;
-    L.ldp = TC_KC + 8;
-    L.ldo = hd + 4;
-    size_t off = 0;
-    L.q = off; off += (size_t)R * L.ldq * 2;
-    L.k = off; off += (size_t)TC_KC * L.ldk * 2;
-    L.v = off; off += (size_t)TC_KC * L.ldk * 2;
-    off = (off + 31) & ~(size_t)31;
-    L.s = off; off += (size_t)R * L.lds * 4;
-    L.p = off; off += (size_t)R * L.ldp * 2;
-    off = (off + 31) & ~(size_t)31;
-    L.o = off; off += (size_t)R * L.ldo * 4;
-    L.st = off; off += 2 * (size_t)R * 4;
-    L.total = off;
-    return L;
+template <int HD> inline size_t fa_smem(int gw) {
+    return (size_t)(4 * fa_shape<HD>::KC + 16 * gw) * fa_shape<HD>::LD * 2;
+}
+__device__ __forceinline__ unsigned sm_addr(const void *p) { return (unsigned)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void cp16(void *dst, const void *src, bool ok) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sm_addr(dst)), "l"(src), "r"(ok ? 16 : 0));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+__device__ __forceinline__ void ldsm4(unsigned r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(sm_addr(p)));
+}
+__device__ __forceinline__ void ldsm4t(unsigned r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(sm_addr(p)));
+}
+/* c += a (16x16, row) * b (16x8, col), fp32 accumulate. */
+template <class T> __device__ __forceinline__ void mma16816(float c[4], const unsigned a[4], unsigned b0, unsigned b1) {
+    if constexpr (sizeof(T) == 2 && std::is_same<T, __half>::value)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    else
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+/* Two floats rounded to T, packed (the lower column in the low half). */
+template <class T> __device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    unsigned u;
+    if constexpr (std::is_same<T, __half>::value) {
+        __half2 v = __floats2half2_rn(lo, hi);
+        memcpy(&u, &v, 4);
+    } else {
+        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+        memcpy(&u, &v, 4);
+    }
+    return u;
 }
 
-template <class T, int G>
-__global__ void __launch_bounds__(128) attn_tc_k(const T *qkv, T *out, const ko_tile *tiles, const int *pos, const int *br,
-                                                 int nh, int nkv, int hd, int stride, float scale, float softcap, int window) {
-    using namespace nvcuda;
-    constexpr int R = 16 * G, TPR = 128 / R, CPT = TC_KC / TPR;
-    extern __shared__ __align__(128) unsigned char tc_raw[];
-    const tc_layout L = tc_plan(hd, G);
-    T *Qs = (T *)(tc_raw + L.q), *Ks = (T *)(tc_raw + L.k), *Vs = (T *)(tc_raw + L.v), *Ps = (T *)(tc_raw + L.p);
-    float *Ss = (float *)(tc_raw + L.s), *Os = (float *)(tc_raw + L.o);
-    float *mrow = (float *)(tc_raw + L.st), *lrow = mrow + R;
+template <class T, int HD>
+__global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_tile *tiles, const int *pos, const int *br,
+                                                 int nh, int nkv, int stride, float scale, float softcap, int window, int gw) {
+    static_assert(sizeof(T) == 2, "tensor-core attention is for bf16 / fp16");
+    constexpr int KC = fa_shape<HD>::KC, LD = fa_shape<HD>::LD, NT = KC / 8, DT = HD / 8, V8 = HD / 8;
+    extern __shared__ __align__(128) unsigned char fa_raw[];
+    T *Ks = (T *)fa_raw, *Vs = Ks + 2 * KC * LD, *Qs = Vs + 2 * KC * LD;
     const ko_tile tl = tiles[blockIdx.x];
-    const int grp = nh / nkv, nhb = grp / G;
-    const int g = blockIdx.y / nhb, h0 = g * grp + (blockIdx.y % nhb) * G;
-    const int tid = threadIdx.x, w = tid >> 5;
-    const int v8 = hd / 8; /* 16-byte vectors per row */
-    for (int i = tid; i < R * v8; i += blockDim.x) {
-        int r = i / v8, c = (i % v8) * 8, qi = r & 15, hi = r >> 4;
-        uint4 val = make_uint4(0, 0, 0, 0);
-        if (qi < tl.nq) val = *(const uint4 *)(qkv + (size_t)(tl.q0 + qi) * stride + (size_t)(h0 + hi) * hd + c);
-        *(uint4 *)(Qs + r * L.ldq + c) = val;
-    }
-    for (int i = tid; i < R * hd; i += blockDim.x) Os[(i / hd) * L.ldo + i % hd] = 0.f;
-    if (tid < R) { mrow[tid] = -CUDART_INF_F; lrow[tid] = 0.f; }
-    /* softmax role: row sr (query sr & 15), columns sc*CPT .. sc*CPT+CPT-1 */
-    const int sr = tid / TPR, sc = tid % TPR;
-    const int sqi = sr & 15, sq = tl.q0 + sqi;
-    const bool rvalid = sqi < tl.nq;
-    const int qpos = rvalid ? pos[sq] : 0, qbr = rvalid ? br[sq] : 0;
+    const int grp = nh / nkv, nhb = grp / gw, g = blockIdx.y / nhb;
+    const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g8 = lane >> 2, t4 = lane & 3;
+    const int h = g * grp + (blockIdx.y % nhb) * gw + w;
     const int kend = tl.q0 + tl.nq;
-    const size_t koff = (size_t)(nh + g) * hd, voff = (size_t)(nh + nkv + g) * hd;
-    for (int c0 = tl.k0; c0 < kend; c0 += TC_KC) {
-        __syncthreads();
-        for (int i = tid; i < TC_KC * v8; i += blockDim.x) {
-            int r = i / v8, c = (i % v8) * 8, k = c0 + r;
-            uint4 kv = make_uint4(0, 0, 0, 0), vv = kv;
-            if (k < kend) {
-                kv = *(const uint4 *)(qkv + (size_t)k * stride + koff + c);
-                vv = *(const uint4 *)(qkv + (size_t)k * stride + voff + c);
-            }
-            *(uint4 *)(Ks + r * L.ldk + c) = kv;
-            *(uint4 *)(Vs + r * L.ldk + c) = vv;
-        }
-        __syncthreads();
-        for (int bi = w; bi < 2 * G; bi += 4) {
-            const int rb = bi >> 1, kb = bi & 1;
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::fill_fragment(acc, 0.f);
-            for (int kk = 0; kk < hd; kk += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
-                wmma::load_matrix_sync(a, Qs + rb * 16 * L.ldq + kk, L.ldq);
-                wmma::load_matrix_sync(b, Ks + (kb * 16) * L.ldk + kk, L.ldk);
-                wmma::mma_sync(acc, a, b, acc);
-            }
-            wmma::store_matrix_sync(Ss + rb * 16 * L.lds + kb * 16, acc, L.lds, wmma::mem_row_major);
-        }
-        __syncthreads();
-        {
-            float sv[CPT], mx = -CUDART_INF_F;
-#pragma unroll
-            for (int j = 0; j < CPT; j++) {
-                int col = sc * CPT + j, k = c0 + col;
-                bool vis = rvalid && k < kend && k <= sq;
-                if (vis) {
-                    int kb = br[k];
-                    vis = (kb < 0 || kb == qbr) && (window <= 0 || qpos - pos[k] < window);
-                }
-                float x = -CUDART_INF_F;
-                if (vis) {
-                    x = Ss[sr * L.lds + col] * scale;
-                    if (softcap > 0.f) x = softcap * tanhf(x / softcap);
-                }
-                sv[j] = x;
-                mx = fmaxf(mx, x);
-            }
-            for (int o = TPR / 2; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-            const float mold = mrow[sr];
-            const float mnew = fmaxf(mold, mx);
-            float corr = 1.f, sum = 0.f;
-            if (mnew != -CUDART_INF_F) corr = expf(mold - mnew);
-#pragma unroll
-            for (int j = 0; j < CPT; j++) {
-                float p = sv[j] == -CUDART_INF_F ? 0.f : expf(sv[j] - mnew);
-                Ps[sr * L.ldp + sc * CPT + j] = fromf<T>(p); /* P in T for the PV product, the sum in fp32 (as FA2) */
-                sum += p;
-            }
-            for (int o = TPR / 2; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-            if (corr != 1.f)
-                for (int d = sc; d < hd; d += TPR) Os[sr * L.ldo + d] *= corr;
-            __syncwarp();
-            if (sc == 0) {
-                mrow[sr] = mnew;
-                lrow[sr] = lrow[sr] * corr + sum;
-            }
-        }
-        __syncthreads();
-        const int ncb = hd / 16;
-        for (int t = w; t < G * ncb; t += 4) {
-            const int rb = t / ncb, cb = t % ncb;
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            float *o = Os + rb * 16 * L.ldo + cb * 16;
-            wmma::load_matrix_sync(acc, o, L.ldo, wmma::mem_row_major);
-#pragma unroll
-            for (int kk = 0; kk < TC_KC; kk += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
-                wmma::load_matrix_sync(a, Ps + rb * 16 * L.ldp + kk, L.ldp);
-                wmma::load_matrix_sync(b, Vs + kk * L.ldk + cb * 16, L.ldk);
-                wmma::mma_sync(acc, a, b, acc);
-            }
-            wmma::store_matrix_sync(o, acc, L.ldo, wmma::mem_row_major);
-        }
+    const size_t koff = (size_t)(nh + g) * HD, voff = (size_t)(nh + nkv + g) * HD;
+    T *Qw = Qs + w * 16 * LD;
+    for (int i = lane; i < 16 * V8; i += 32) {
+        const int r = i / V8, c = (i % V8) * 8;
+        cp16(Qw + r * LD + c, qkv + (size_t)(tl.q0 + (r < tl.nq ? r : 0)) * stride + (size_t)h * HD + c, r < tl.nq);
     }
-    __syncthreads();
-    for (int i = tid; i < R * hd; i += blockDim.x) {
-        int r = i / hd, d = i % hd, qi = r & 15, hi = r >> 4;
-        if (qi < tl.nq)
-            out[(size_t)(tl.q0 + qi) * nh * hd + (size_t)(h0 + hi) * hd + d] = fromf<T>(Os[r * L.ldo + d] / lrow[r]);
+    auto load_kv = [&](int stage, int c0) {
+        for (int i = threadIdx.x; i < KC * V8; i += blockDim.x) {
+            const int r = i / V8, c = (i % V8) * 8, k = c0 + r;
+            const T *src = qkv + (size_t)(k < kend ? k : tl.q0) * stride + c;
+            cp16(Ks + (stage * KC + r) * LD + c, src + koff, k < kend);
+            cp16(Vs + (stage * KC + r) * LD + c, src + voff, k < kend);
+        }
+    };
+    load_kv(0, tl.k0);
+    cp_commit();
+    int qi[2], qpos[2], qbr[2];
+    bool qok[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = g8 + 8 * r;
+        qok[r] = row < tl.nq;
+        qi[r] = tl.q0 + row;
+        qpos[r] = qok[r] ? pos[qi[r]] : 0;
+        qbr[r] = qok[r] ? br[qi[r]] : 0;
+    }
+    float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
+#pragma unroll
+    for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
+    const int nchunk = (kend - tl.k0 + KC - 1) / KC;
+    for (int ci = 0; ci < nchunk; ci++) {
+        const int c0 = tl.k0 + ci * KC, stage = ci & 1;
+        if (ci + 1 < nchunk) load_kv(stage ^ 1, c0 + KC);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        /* the mask of this lane's S elements: s[n][2r + j] is (query row g8 + 8r, key c0 + 8n + 2t4 + j) */
+        unsigned vis = 0;
+#pragma unroll
+        for (int n = 0; n < NT; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                const int k = c0 + 8 * n + 2 * t4 + j;
+                const int kp = k < kend ? pos[k] : 0, kb = k < kend ? br[k] : 0;
+#pragma unroll
+                for (int r = 0; r < 2; r++)
+                    if (qok[r] && k < kend && k <= qi[r] && (kb < 0 || kb == qbr[r]) && (window <= 0 || qpos[r] - kp < window))
+                        vis |= 1u << (4 * n + 2 * r + j);
+            }
+        if (__any_sync(0xffffffffu, vis != 0)) {
+            const T *Kc = Ks + stage * KC * LD, *Vc = Vs + stage * KC * LD;
+            float s[NT][4];
+#pragma unroll
+            for (int n = 0; n < NT; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < HD; kk += 16) {
+                unsigned a[4];
+                ldsm4(a, Qw + ((lane & 7) + ((lane >> 3) & 1) * 8) * LD + kk + (lane >> 4) * 8);
+#pragma unroll
+                for (int np = 0; np < NT / 2; np++) {
+                    unsigned b[4];
+                    ldsm4(b, Kc + (np * 16 + (lane >> 4) * 8 + (lane & 7)) * LD + kk + ((lane >> 3) & 1) * 8);
+                    mma16816<T>(s[2 * np], a, b[0], b[1]);
+                    mma16816<T>(s[2 * np + 1], a, b[2], b[3]);
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                float mx = -CUDART_INF_F;
+#pragma unroll
+                for (int n = 0; n < NT; n++)
+#pragma unroll
+                    for (int j = 0; j < 2; j++) {
+                        float x = -CUDART_INF_F;
+                        if (vis >> (4 * n + 2 * r + j) & 1) {
+                            x = s[n][2 * r + j] * scale;
+                            if (softcap > 0.f) x = softcap * tanhf(x / softcap);
+                        }
+                        s[n][2 * r + j] = x;
+                        mx = fmaxf(mx, x);
+                    }
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float mnew = fmaxf(m[r], mx);
+                const float corr = mnew == -CUDART_INF_F ? 1.f : expf(m[r] - mnew);
+                float sum = 0.f;
+#pragma unroll
+                for (int n = 0; n < NT; n++)
+#pragma unroll
+                    for (int j = 0; j < 2; j++) {
+                        const float x = s[n][2 * r + j];
+                        const float p = x == -CUDART_INF_F ? 0.f : expf(x - mnew);
+                        s[n][2 * r + j] = p;
+                        sum += p;
+                    }
+                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+                l[r] = l[r] * corr + sum;
+                m[r] = mnew;
+#pragma unroll
+                for (int d = 0; d < DT; d++) {
+                    o[d][2 * r] *= corr;
+                    o[d][2 * r + 1] *= corr;
+                }
+            }
+#pragma unroll
+            for (int ks = 0; ks < KC / 16; ks++) {
+                const unsigned a[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
+                                       pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+#pragma unroll
+                for (int dp = 0; dp < DT / 2; dp++) {
+                    unsigned b[4];
+                    ldsm4t(b, Vc + (ks * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * LD + dp * 16 + (lane >> 4) * 8);
+                    mma16816<T>(o[2 * dp], a, b[0], b[1]);
+                    mma16816<T>(o[2 * dp + 1], a, b[2], b[3]);
+                }
+            }
+        }
+        __syncthreads(); /* the next iteration's copy overwrites this stage */
+    }
+    cp_wait<0>();
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!qok[r]) continue;
+        const float inv = 1.f / l[r];
+        T *orow = out + (size_t)qi[r] * nh * HD + (size_t)h * HD + 2 * t4;
+#pragma unroll
+        for (int d = 0; d < DT; d++) *(unsigned *)(orow + 8 * d) = pack2<T>(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
     }
 }
 
