@@ -20,7 +20,7 @@ What it writes under --out:
 With --gguf, no tiny model is made: lm-eval's HF backend loads the real GGUF itself (model_args
 gguf_file=..., transformers dequantises it to float32 and builds its tokenizer from the GGUF vocab),
 and the same lmeval_{0,5}shot.jsonl.gz are written for --limit0 / --limit5 docs per task.
-lm-eval runs its real HF backend (`--model hf`, dtype float32, batch 8) on that folder; datasets are
+lm-eval runs its real HF backend (`--model hf`, dtype float32, batch 8 or --batch_size) on that folder; datasets are
 built from the KoBEST TSVs exactly as scripts/make_request_goldens.py does. tests/evaluator/test_e2e.sh
 runs koeval on the same folder and compares.
 """
@@ -110,17 +110,18 @@ def make_model(path):
     model.save_pretrained(path, safe_serialization=True)
 
 
-def run_lm_eval(model_args, shots, limit, device="cpu"):
+def run_lm_eval(model_args, shots, limit, device="cpu", batch_size=8, samples=None):
     import lm_eval
     return lm_eval.simple_evaluate(
         model="hf", model_args=f"{model_args},dtype=float32,device={device}",
-        tasks=TASKS, num_fewshot=shots, limit=limit, batch_size=8, log_samples=True,
+        tasks=list(samples) if samples else TASKS, num_fewshot=shots, limit=None if samples else limit,
+        samples=samples, batch_size=batch_size, log_samples=True,
         bootstrap_iters=100000)
 
 
 def golden_lines(res):
     lines = []
-    for task in TASKS:
+    for task in [t for t in TASKS if t in res["samples"]]:
         m = {k: v for k, v in res["results"][task].items() if k != "alias"}
         lines.append({"task": task, "metrics": m})
         for s in sorted(res["samples"][task], key=lambda s: s["doc_id"]):
@@ -139,6 +140,9 @@ def main():
     ap.add_argument("--limit0", type=int, default=None)
     ap.add_argument("--limit5", type=int, default=None)
     ap.add_argument("--device", default="cpu", help="lm-eval's device (cuda on a GPU machine)")
+    ap.add_argument("--batch_size", type=int, default=8, help="lm-eval's batch size (requests)")
+    ap.add_argument("--docs", default=None, help='JSON file {"task": [doc ids]}: only those documents '
+                    "(lm-eval's samples=), e.g. to re-score requests whose batched result looks wrong")
     a = ap.parse_args()
     limits = dict(LIMIT)
     if a.gguf:
@@ -164,11 +168,12 @@ def main():
     for shots, limit in limits.items():
         if limit == 0:
             continue
-        res = run_lm_eval(model_args, shots, limit if limit > 0 else None, a.device)
+        samples = json.load(open(a.docs)) if a.docs else None
+        res = run_lm_eval(model_args, shots, limit if limit > 0 else None, a.device, a.batch_size, samples)
         with gzip.GzipFile(os.path.join(out, f"lmeval_{shots}shot.jsonl.gz"), "wb", mtime=0) as f:
             for line in golden_lines(res):
                 f.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
-        for task in TASKS:
+        for task in res["results"]:
             print(shots, task, res["results"][task], flush=True)
 
 

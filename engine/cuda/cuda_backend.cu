@@ -702,9 +702,9 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
         mark(s, P_GU);
         constexpr int AV = 16 / sizeof(T);
         if (I % AV == 0)
-            act_mul_k<T, AV><<<dim3((I / AV + 127) / 128, m), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+            act_mul_k<T, AV><<<dim3(m, (I / AV + 127) / 128), 128, 0, st>>>(GU, ACT, I, (int)c.act);
         else
-            act_mul_k<T, 1><<<dim3((I + 127) / 128, m), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+            act_mul_k<T, 1><<<dim3(m, (I + 127) / 128), 128, 0, st>>>(GU, ACT, I, (int)c.act);
         mark(s, P_ACT);
         if (gemm(s, w->wd, ACT, ffo, m, H, I, 0.f, e)) return -1;
         mark(s, P_DOWN);

@@ -510,10 +510,11 @@ __device__ __forceinline__ float act_f(float g, int act) {
     if (act == 1) return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
     return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                      /* gelu */
 }
-/* grid (ceil(I / (blockDim * V)), tokens); V elements per thread, 16-byte accesses when V * size = 16. */
+/* grid (tokens, ceil(I / (blockDim * V))): tokens in x, whose limit is 2^31 - 1 (y's is 65535, fewer
+ * than a large --batch_size); V elements per thread, 16-byte accesses when V * size = 16. */
 template <class T, int V> __global__ void act_mul_k(const T *gu, T *out, int I, int act) {
-    const size_t t = blockIdx.y;
-    const int i0 = (blockIdx.x * blockDim.x + threadIdx.x) * V;
+    const size_t t = blockIdx.x;
+    const int i0 = (blockIdx.y * blockDim.x + threadIdx.x) * V;
     if (i0 >= I) return;
     const T *g = gu + t * 2 * I + i0, *u = g + I;
     T *o = out + t * I + i0;
