@@ -23,7 +23,7 @@ static const flag FLAGS[] = {
     {"limit", ARG_DOUBLE, OFF(limit), "N", "evaluate only the first N documents of each task (N < 1: that fraction, as lm-eval)"},
     {"batch_size", ARG_BATCH, OFF(batch_size), "auto|N", "tokens per packed batch (auto: from free memory)"},
     {"device", ARG_STR, OFF(device), "D", "cuda, cuda:K or cpu (default: cuda when available)"},
-    {"dtype", ARG_STR, OFF(dtype), "T", "bfloat16, float16 or float32 (default: bfloat16 on cuda, float32 on cpu)"},
+    {"dtype", ARG_STR, OFF(dtype), "T", "auto, bfloat16, float16 or float32 (default auto, as lm-eval's dtype=auto: the checkpoint's torch_dtype; a GGUF is float32; the cpu backend computes float32 only)"},
     {"max_model_len", ARG_INT, OFF(max_model_len), "N", "context length; longer requests are left-truncated like lm-eval"},
     {"gpu_memory_utilization", ARG_DOUBLE, OFF(gpu_memory_utilization), "F", "fraction of GPU memory to use (default 0.9)"},
     {"output_path", ARG_STR, OFF(output_path), "DIR", "write results JSON and Markdown (and samples) here"},

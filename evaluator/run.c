@@ -220,7 +220,7 @@ static int report(run *r, ko_err *e) {
         .model = o->model,
         .model_source = "koeval",
         .device = o->device ? o->device : ko_engine_backend(r->engine),
-        .dtype = o->dtype ? o->dtype : (cuda ? "bfloat16" : "float32"),
+        .dtype = o->dtype ? o->dtype : (cuda ? ko_dtype_hf_name(r->model->auto_dtype) : "float32"),
         .batch_size = batch,
         .limit = o->limit,
         .num_fewshot = o->num_fewshot,

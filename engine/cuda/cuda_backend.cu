@@ -1,6 +1,6 @@
 /* cuda_backend.cu — ko_backend_cuda: prefix-shared, varlen-packed log-likelihood scoring on one GPU.
  *
- * Weights are uploaded once in the compute dtype (bf16 default; fp16/fp32 by opts->dtype) through
+ * Weights are uploaded once in the compute dtype (opts->dtype; by default the checkpoint's, as lm-eval's dtype=auto) through
  * two pinned staging buffers (conversion of one overlaps the copy of the other). A score call packs
  * every document into one sequence [ctx | cont_1[:-1] | ... | cont_k[:-1]] (tree mask, positions
  * restarting at n_ctx), sorts documents by length, packs them varlen into batches of at most Tb
@@ -421,7 +421,7 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->util = o->gpu_memory_utilization > 0 ? o->gpu_memory_utilization : 0.9;
     s->batch_tokens_opt = o->batch_tokens;
     s->max_len = o->max_len > 0 ? o->max_len : c.max_pos;
-    const char *dt = o->dtype ? o->dtype : "bfloat16";
+    const char *dt = o->dtype ? o->dtype : ko_dtype_hf_name(m->auto_dtype); /* lm-eval's dtype=auto */
     if (!strcmp(dt, "bfloat16") || !strcmp(dt, "bf16")) s->dt = KO_BF16, s->cdt = CUDA_R_16BF;
     else if (!strcmp(dt, "float16") || !strcmp(dt, "fp16") || !strcmp(dt, "half")) s->dt = KO_F16, s->cdt = CUDA_R_16F;
     else if (!strcmp(dt, "float32") || !strcmp(dt, "fp32") || !strcmp(dt, "float")) s->dt = KO_F32, s->cdt = CUDA_R_32F;

@@ -629,7 +629,24 @@ static int tensors_from(ko_model *m, const arch *a, ko_tensor_lookup lookup, voi
     return 0;
 }
 
+/* The dtype HF's from_pretrained(dtype="auto") loads: config "dtype" (transformers 5) or "torch_dtype",
+ * else the checkpoint's own. */
+static ko_dtype auto_dtype(const cJSON *config, ko_dtype stored) {
+    static const struct { const char *name; ko_dtype t; } names[] = {
+        {"bfloat16", KO_BF16}, {"float16", KO_F16}, {"float32", KO_F32}};
+    const char *keys[] = {"dtype", "torch_dtype"};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, keys[k]);
+        if (!cJSON_IsString(v)) continue;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(v->valuestring, names[i].name) == 0) return names[i].t;
+    }
+    return stored;
+}
+
 int ko_model_from_hf(ko_model *m, const cJSON *config, ko_tensor_lookup lookup, void *ctx, ko_err *e) {
     if (ko_config_from_hf(config, &m->cfg, e) != 0) return -1;
-    return tensors_from(m, find_arch(config, e), lookup, ctx, e) == 0 ? 0 : ko_err_one_line(e);
+    if (tensors_from(m, find_arch(config, e), lookup, ctx, e) != 0) return ko_err_one_line(e);
+    m->auto_dtype = auto_dtype(config, m->dtype);
+    return 0;
 }

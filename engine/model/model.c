@@ -22,6 +22,8 @@
 
 size_t ko_dtype_size(ko_dtype t) { return t == KO_F32 ? 4 : 2; }
 
+const char *ko_dtype_hf_name(ko_dtype t) { return t == KO_F32 ? "float32" : t == KO_F16 ? "float16" : "bfloat16"; }
+
 const char *ko_dtype_name(ko_dtype t) {
     switch (t) {
     case KO_F32: return "F32";

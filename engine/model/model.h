@@ -10,7 +10,8 @@
 
 typedef enum ko_dtype { KO_F32 = 0, KO_F16 = 1, KO_BF16 = 2 } ko_dtype;
 size_t ko_dtype_size(ko_dtype t);
-const char *ko_dtype_name(ko_dtype t);
+const char *ko_dtype_name(ko_dtype t);     /* "F32", "F16", "BF16" (safetensors' names) */
+const char *ko_dtype_hf_name(ko_dtype t);  /* "float32", "float16", "bfloat16" (torch's names) */
 
 /* A host tensor, row-major. Linear weights keep HF's layout: [out_features, in_features]. */
 typedef struct ko_tensor {
@@ -79,6 +80,8 @@ typedef struct ko_layer {
 typedef struct ko_model {
     ko_config cfg;
     ko_dtype dtype;              /* dtype of the stored weights (F32 for dequantised GGUF) */
+    ko_dtype auto_dtype;         /* lm-eval's dtype="auto" (HF from_pretrained): config.json's "dtype" /
+                                  * "torch_dtype" when it names one, else the stored dtype (a GGUF: F32) */
     ko_tensor embed;             /* [vocab, hidden] */
     ko_tensor final_norm;        /* [hidden] */
     ko_tensor lm_head;           /* [vocab, hidden]; == embed when tied */

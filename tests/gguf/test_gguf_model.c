@@ -84,6 +84,7 @@ static void check_tiny(const char *arch, const char *dir) {
     if (m) {
         check_cfg(&m->cfg, golden, what);
         CHECK(m->dtype == KO_F32 && m->embed.dtype == KO_F32 && m->embed.data, "%s: f32 weights", what);
+        CHECK(m->auto_dtype == KO_F32, "%s: dtype=auto of a GGUF is float32 (transformers dequantises to it)", what);
         CHECK(m->embed.shape[0] == m->cfg.vocab_size && m->embed.shape[1] == m->cfg.hidden, "%s: embed shape", what);
         CHECK(m->tokenizer_path && strcmp(m->tokenizer_path, path) == 0, "%s: tokenizer %s", what, m->tokenizer_path);
         CHECK(m->cfg.tie_embeddings ? m->lm_head.data == m->embed.data : m->lm_head.data != m->embed.data, "%s: lm_head", what);

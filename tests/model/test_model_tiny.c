@@ -42,6 +42,12 @@ static void check_arch(const char *arch) {
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(top, "tie_word_embeddings");
     if (tie) CHECK(k->tie_embeddings == cJSON_IsTrue(tie), "%s: tie", arch);
     CHECK((m->lm_head.data == m->embed.data) == k->tie_embeddings, "%s: head tied as configured", arch);
+    /* lm-eval's dtype="auto": the config's dtype / torch_dtype, else the stored one */
+    const cJSON *cd = cJSON_GetObjectItemCaseSensitive(top, "dtype");
+    if (!cJSON_IsString(cd)) cd = cJSON_GetObjectItemCaseSensitive(top, "torch_dtype");
+    const char *want = cJSON_IsString(cd) ? cd->valuestring : ko_dtype_hf_name(m->dtype);
+    CHECK(strcmp(ko_dtype_hf_name(m->auto_dtype), want) == 0, "%s: auto dtype %s, want %s", arch,
+          ko_dtype_hf_name(m->auto_dtype), want);
 
     /* every text-model tensor of the file is in the model: bytes add up */
     ko_st *st = NULL;
