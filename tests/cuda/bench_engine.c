@@ -105,7 +105,7 @@ static void synth(ko_model *m, const char *shape) {
         pthread_create(&th[i], NULL, fill, &fa[i]);
     }
     for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
-    m->dtype = KO_BF16;
+    m->dtype = m->auto_dtype = KO_BF16;
     m->embed = m->lm_head = view(c->vocab_size, H);
     m->final_norm = view(H, 0);
     m->layers = ko_xcalloc((size_t)c->n_layers, sizeof(ko_layer));
