@@ -74,6 +74,11 @@ struct cuda_state {
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
     bool profile;
     bool no_prune; /* KOEVAL_CUDA_PRUNE=0: the last layer's feed-forward over every row (comparisons) */
+    /* the attention kernel chosen by set_smem_limit: attn_fa_k<T, head_dim> with fa_gw query heads per
+     * block and fa_bytes of shared memory, or fa == NULL for attn_k */
+    void *fa;
+    int fa_gw;
+    size_t fa_bytes;
     bool attn_simple;
     cudaEvent_t pev[1024];
     int pcat[1024], npev;
@@ -422,13 +427,11 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->batch_tokens_opt = o->batch_tokens;
     s->max_len = o->max_len > 0 ? o->max_len : c.max_pos;
     const char *dt = o->dtype ? o->dtype : ko_dtype_hf_name(m->auto_dtype); /* lm-eval's dtype=auto */
-    if (!strcmp(dt, "bfloat16") || !strcmp(dt, "bf16")) s->dt = KO_BF16, s->cdt = CUDA_R_16BF;
-    else if (!strcmp(dt, "float16") || !strcmp(dt, "fp16") || !strcmp(dt, "half")) s->dt = KO_F16, s->cdt = CUDA_R_16F;
-    else if (!strcmp(dt, "float32") || !strcmp(dt, "fp32") || !strcmp(dt, "float")) s->dt = KO_F32, s->cdt = CUDA_R_32F;
-    else {
+    if (ko_dtype_parse(dt, &s->dt) != 0) {
         state_free(s);
         return ko_fail(e, "cuda: unknown dtype '%s' (bfloat16, float16, float32)", dt);
     }
+    s->cdt = s->dt == KO_BF16 ? CUDA_R_16BF : s->dt == KO_F16 ? CUDA_R_16F : CUDA_R_32F;
     s->esz = s->dt == KO_F32 ? 4 : 2;
     s->attn_simple = getenv("KOEVAL_CUDA_ATTN") && !strcmp(getenv("KOEVAL_CUDA_ATTN"), "simple");
     s->profile = getenv("KOEVAL_CUDA_PROFILE") && atoi(getenv("KOEVAL_CUDA_PROFILE")) > 0;
@@ -656,11 +659,6 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
     embed_k<T><<<nt, 256, 0, st>>>((const T *)s->embed, tok, X, H, c.scale_embeddings ? 1 : 0);
     rowk<T>(s, nt, X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
     mark(s, P_EMBED);
-    const int gw = fa_heads<T>(s);
-    size_t fa_bytes = 0;
-    void *fa = NULL;
-    if constexpr (sizeof(T) == 2)
-        if (gw) fa = fa_kernel<T>(hd, &fa_bytes, gw);
     const size_t asm_bytes = att_smem(hd, sizeof(T));
     for (int l = 0; l < c.n_layers; l++) {
         const layer_w *w = &s->L[l];
@@ -675,12 +673,12 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
         mark(s, P_ROPE);
         {
             float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
-            int win = w->sliding ? c.sliding_window : 0, hd_ = hd;
-            if (gw) {
-                void *args[] = {&QKV, &A, &tiles, &pos, &br, (void *)&nh, (void *)&nkv, (void *)&S, &sc, &cap, &win, (void *)&gw};
-                CK(cudaLaunchKernel(fa, dim3(b->ntile, nh / gw), dim3(32 * gw), args, fa_bytes, st));
+            int win = w->sliding ? c.sliding_window : 0;
+            if (s->fa) {
+                void *args[] = {&QKV, &A, &tiles, &pos, &br, (void *)&nh, (void *)&nkv, (void *)&S, &sc, &cap, &win, &s->fa_gw};
+                CK(cudaLaunchKernel(s->fa, dim3(b->ntile, nh / s->fa_gw), dim3(32 * s->fa_gw), args, s->fa_bytes, st));
             } else {
-                attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd_, S, sc, cap, win);
+                attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, sc, cap, win);
             }
         }
         mark(s, P_ATTN);
@@ -741,14 +739,15 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch 
 template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
     size_t need = att_smem(s->cfg.head_dim, sizeof(T));
     CK(cudaFuncSetAttribute(attn_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
-    const int gw = fa_heads<T>(s);
-    if constexpr (sizeof(T) == 2) if (gw) {
-        size_t fb = 0;
-        void *fa = fa_kernel<T>(s->cfg.head_dim, &fb, gw);
-        if (fb > s->prop.sharedMemPerBlockOptin)
-            return ko_fail(e, "cuda: attention needs %zu bytes of shared memory per block, the card has %zu", fb,
+    s->fa = NULL;
+    s->fa_gw = fa_heads<T>(s);
+    if constexpr (sizeof(T) == 2) if (s->fa_gw) {
+        void *fa = fa_kernel<T>(s->cfg.head_dim, &s->fa_bytes, s->fa_gw);
+        if (s->fa_bytes > s->prop.sharedMemPerBlockOptin)
+            return ko_fail(e, "cuda: attention needs %zu bytes of shared memory per block, the card has %zu", s->fa_bytes,
                            (size_t)s->prop.sharedMemPerBlockOptin);
-        CK(cudaFuncSetAttribute(fa, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)fb));
+        CK(cudaFuncSetAttribute(fa, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s->fa_bytes));
+        s->fa = fa;
     }
     return 0;
 }

@@ -632,14 +632,11 @@ static int tensors_from(ko_model *m, const arch *a, ko_tensor_lookup lookup, voi
 /* The dtype HF's from_pretrained(dtype="auto") loads: config "dtype" (transformers 5) or "torch_dtype",
  * else the checkpoint's own. */
 static ko_dtype auto_dtype(const cJSON *config, ko_dtype stored) {
-    static const struct { const char *name; ko_dtype t; } names[] = {
-        {"bfloat16", KO_BF16}, {"float16", KO_F16}, {"float32", KO_F32}};
+    ko_dtype t;
     const char *keys[] = {"dtype", "torch_dtype"};
     for (int k = 0; k < 2; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, keys[k]);
-        if (!cJSON_IsString(v)) continue;
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcmp(v->valuestring, names[i].name) == 0) return names[i].t;
+        if (cJSON_IsString(v) && ko_dtype_parse(v->valuestring, &t) == 0) return t;
     }
     return stored;
 }

@@ -22,6 +22,18 @@
 
 size_t ko_dtype_size(ko_dtype t) { return t == KO_F32 ? 4 : 2; }
 
+int ko_dtype_parse(const char *name, ko_dtype *out) {
+    static const struct { const char *name; ko_dtype t; } names[] = {
+        {"bfloat16", KO_BF16}, {"bf16", KO_BF16}, {"float16", KO_F16}, {"fp16", KO_F16}, {"half", KO_F16},
+        {"float32", KO_F32},   {"fp32", KO_F32},  {"float", KO_F32}};
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].t;
+            return 0;
+        }
+    return -1;
+}
+
 const char *ko_dtype_hf_name(ko_dtype t) { return t == KO_F32 ? "float32" : t == KO_F16 ? "float16" : "bfloat16"; }
 
 const char *ko_dtype_name(ko_dtype t) {

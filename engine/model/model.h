@@ -12,6 +12,8 @@ typedef enum ko_dtype { KO_F32 = 0, KO_F16 = 1, KO_BF16 = 2 } ko_dtype;
 size_t ko_dtype_size(ko_dtype t);
 const char *ko_dtype_name(ko_dtype t);     /* "F32", "F16", "BF16" (safetensors' names) */
 const char *ko_dtype_hf_name(ko_dtype t);  /* "float32", "float16", "bfloat16" (torch's names) */
+/* torch's names and their short forms (bf16, fp16, half, fp32, float) -> *out; -1 if none. */
+int ko_dtype_parse(const char *name, ko_dtype *out);
 
 /* A host tensor, row-major. Linear weights keep HF's layout: [out_features, in_features]. */
 typedef struct ko_tensor {
