@@ -8,9 +8,9 @@ CUDA_GENCODE ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,c
 NVCCFLAGS   ?= -O3 -lineinfo
 CU_OBJ      := $(CU_SRC:%.cu=$(B)/%.o)
 CUDA_CFLAGS := -DKO_HAVE_CUDA -I$(CUDA_HOME)/include
-# cudart static (the binary travels); cuBLAS(Lt) has no static archive in every toolkit and weighs
+# cudart static (the binary travels); cuBLASLt has no static archive in every toolkit and weighs
 # ~600 MB, so it stays a shared library (rpath to the toolkit; LD_LIBRARY_PATH elsewhere).
-CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -lcublasLt -lcublas -ldl -lrt -lstdc++ \
+CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -lcublasLt -ldl -lrt -lstdc++ \
                -Wl,-rpath,$(CUDA_HOME)/lib64
 
 $(B)/engine/cuda/%.o: engine/cuda/%.cu $(wildcard engine/cuda/*.cuh) engine/engine.h engine/model/model.h common/ko.h

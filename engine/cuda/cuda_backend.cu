@@ -11,7 +11,6 @@
  * vocabulary chunks with an online log-sum-exp, target gather and argmax ([tokens x vocab] is never
  * stored). See engine/cuda/NOTES.md for the kernels' numbers.
  */
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <math.h>
@@ -23,17 +22,13 @@
 extern "C" {
 #include "engine/engine.h"
 }
+#include "engine/cuda/gemm.cuh"
 #include "engine/cuda/kernels.cuh"
 
 #define CK(call)                                                                                   \
     do {                                                                                           \
         cudaError_t err_ = (call);                                                                 \
         if (err_ != cudaSuccess) return ko_fail(e, "cuda: %s: %s", #call, cudaGetErrorString(err_)); \
-    } while (0)
-#define CB(call)                                                                                   \
-    do {                                                                                           \
-        cublasStatus_t st_ = (call);                                                               \
-        if (st_ != CUBLAS_STATUS_SUCCESS) return ko_fail(e, "cublas: %s: status %d", #call, (int)st_); \
     } while (0)
 
 namespace {
@@ -52,9 +47,9 @@ struct cuda_state {
     int dev;
     cudaDeviceProp prop;
     cudaStream_t st;
-    cublasHandle_t cb;
-    void *ws;
-    size_t ws_bytes;
+    ko_gemm *gm;
+    bool tune;  /* KOEVAL_CUDA_GEMM=tune: time cuBLASLt's candidates at open (NOTES.md: no gain measured) */
+    bool share; /* KOEVAL_CUDA_SHARE=0: no prefix sharing across documents (comparisons) */
     int max_len;
     double util;
     int batch_tokens_opt;
@@ -298,12 +293,12 @@ void state_free(cuda_state *s) {
         free(s->L);
     }
     if (s->lm_head && s->lm_head != s->embed) cudaFree(s->lm_head);
-    void *ps[] = {s->embed, s->final_norm, s->invf_g, s->invf_l, s->ws};
+    void *ps[] = {s->embed, s->final_norm, s->invf_g, s->invf_l};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         if (ps[i]) cudaFree(ps[i]);
     for (int i = 0; i < 1024; i++)
         if (s->pev[i]) cudaEventDestroy(s->pev[i]);
-    if (s->cb) cublasDestroy(s->cb);
+    ko_gemm_destroy(s->gm);
     if (s->st) cudaStreamDestroy(s->st);
     free(s->cfg.layer_sliding);
     free(s);
@@ -390,16 +385,10 @@ int open_device(cuda_state *s, ko_err *e) {
     CK(cudaSetDevice(s->dev));
     CK(cudaGetDeviceProperties(&s->prop, s->dev));
     CK(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
-    CB(cublasCreate(&s->cb));
-    CB(cublasSetStream(s->cb, s->st));
-    s->ws_bytes = 64u << 20;
-    CK(cudaMalloc(&s->ws, s->ws_bytes));
-    CB(cublasSetWorkspace(s->cb, s->ws, s->ws_bytes));
-    /* Default math: bf16/fp16 products on tensor cores with fp32 accumulation; fp32 products stay
-     * fp32 (TF32 only with CUBLAS_TF32_TENSOR_OP_MATH, which we never set). */
-    CB(cublasSetMathMode(s->cb, CUBLAS_DEFAULT_MATH));
-    return 0;
+    return ko_gemm_create(&s->gm, s->st, s->cdt, 64u << 20, e);
 }
+
+int prepare(cuda_state *s, ko_err *e);
 
 int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *e) {
     double t0 = ko_now();
@@ -436,6 +425,8 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->attn_simple = getenv("KOEVAL_CUDA_ATTN") && !strcmp(getenv("KOEVAL_CUDA_ATTN"), "simple");
     s->profile = getenv("KOEVAL_CUDA_PROFILE") && atoi(getenv("KOEVAL_CUDA_PROFILE")) > 0;
     s->no_prune = getenv("KOEVAL_CUDA_PRUNE") && !strcmp(getenv("KOEVAL_CUDA_PRUNE"), "0");
+    s->tune = getenv("KOEVAL_CUDA_GEMM") && !strcmp(getenv("KOEVAL_CUDA_GEMM"), "tune");
+    s->share = !(getenv("KOEVAL_CUDA_SHARE") && !strcmp(getenv("KOEVAL_CUDA_SHARE"), "0"));
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);
@@ -451,6 +442,10 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
         if (sscanf(lm, "%d,%d", &a, &b) == 2 && a > 0 && b > 0) s->RG = a, s->VC = b;
     }
     if (s->VC > c.vocab_size) s->VC = c.vocab_size;
+    if (prepare(s, e)) {
+        state_free(s);
+        return -1;
+    }
     s->prop.name[sizeof s->prop.name - 1] = 0;
     s->load_s = ko_now() - t0;
     note_peak(s);
@@ -487,34 +482,99 @@ int doc_len(const ko_doc *d) {
     return n;
 }
 
-struct len_idx {
-    int len, idx;
-};
-int cmp_len_desc(const void *a, const void *b) {
-    const len_idx *x = (const len_idx *)a, *y = (const len_idx *)b;
-    if (x->len != y->len) return y->len - x->len;
-    return x->idx - y->idx;
-}
-
 void packed_free(packed *p) {
     free(p->tok); free(p->pos); free(p->br); free(p->tiles); free(p->rows); free(p->row_ts); free(p->row_tn);
     free(p->ttok); free(p->trow); free(p->tdoc); free(p->tchoice); free(p->b);
     memset(p, 0, sizeof *p);
 }
 
-/* Sorts documents by packed length (longest first) and fills batches of at most Tb tokens. */
-void pack(const ko_doc *docs, int n, int Tb, packed *p) {
-    len_idx *li = (len_idx *)ko_xmalloc(sizeof(len_idx) * (size_t)(n ? n : 1));
+/* Documents that start alike are computed once up to where they part: a unit is a run of documents
+ * (consecutive in context order) laid out as [P | doc_1 after P | ... | doc_m after P], where P, the
+ * first plen context tokens all of them share, is packed once (plen = 0: one document, as is). */
+struct unit {
+    int first, count, plen, len; /* order[first .. first + count), packed tokens */
+};
+
+const ko_doc *sort_docs; /* qsort's context (pack runs on one thread per state) */
+int cmp_ctx(const void *a, const void *b) {
+    const ko_doc *x = &sort_docs[*(const int *)a], *y = &sort_docs[*(const int *)b];
+    for (int i = 0; i < x->n_ctx && i < y->n_ctx; i++)
+        if (x->ctx[i] != y->ctx[i]) return x->ctx[i] < y->ctx[i] ? -1 : 1;
+    if (x->n_ctx != y->n_ctx) return x->n_ctx < y->n_ctx ? -1 : 1;
+    return *(const int *)a - *(const int *)b;
+}
+int cmp_unit_len(const void *a, const void *b) {
+    const unit *x = (const unit *)a, *y = (const unit *)b;
+    if (x->len != y->len) return y->len - x->len;
+    return x->first - y->first;
+}
+
+/* Groups the documents into units: sorted by context tokens, the runs that save the most tokens in all
+ * ((count - 1) x plen summed, by dynamic programming over runs of up to SHARE_RUN neighbours), each
+ * at most Tb tokens, with plen shorter than every member's context (each keeps its last context
+ * token, where its first answer tokens are predicted). share = false: one document per unit.
+ * Returns the number of units; order[] receives the documents in unit order. */
+enum { SHARE_RUN = 256 };
+int make_units(const ko_doc *docs, int n, int Tb, bool share, int *order, unit *u) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    if (share) {
+        sort_docs = docs;
+        qsort(order, (size_t)n, sizeof *order, cmp_ctx);
+    }
+    /* best[i]: tokens saved over order[0..i); from[i]: where the last run of that solution starts */
+    long long *best = (long long *)ko_xcalloc((size_t)n + 1, sizeof(long long));
+    int *from = (int *)ko_xmalloc(sizeof(int) * ((size_t)n + 1)), *plen = (int *)ko_xmalloc(sizeof(int) * ((size_t)n + 1));
+    for (int i = 1; i <= n; i++) {
+        const ko_doc *last = &docs[order[i - 1]];
+        best[i] = best[i - 1], from[i] = i - 1, plen[i] = 0;
+        int m = last->n_ctx - 1;
+        long long tot = doc_len(last);
+        for (int j = i - 2; share && j >= 0 && j > i - 1 - SHARE_RUN; j--) {
+            const ko_doc *a = &docs[order[j]], *b = &docs[order[j + 1]];
+            int l = 0;
+            while (l < m && l < a->n_ctx - 1 && a->ctx[l] == b->ctx[l]) l++;
+            m = l;
+            tot += doc_len(a);
+            if (m == 0 || tot - (long long)(i - j - 1) * m > Tb) break;
+            long long v = best[j] + (long long)(i - j - 1) * m;
+            if (v > best[i]) best[i] = v, from[i] = j, plen[i] = m;
+        }
+    }
+    int nu = 0;
+    for (int i = n; i > 0; i = from[i]) nu++;
+    int k = nu;
+    for (int i = n; i > 0; i = from[i]) {
+        unit *x = &u[--k];
+        x->first = from[i], x->count = i - from[i], x->plen = x->count > 1 ? plen[i] : 0;
+        x->len = x->plen;
+        for (int d = x->first; d < i; d++) x->len += doc_len(&docs[order[d]]) - x->plen;
+    }
+    free(best); free(from); free(plen);
+    return nu;
+}
+
+/* Appends the attention tiles of the n packed tokens from q (their keys: np tokens at p0, then [k0, ..)). */
+void add_tiles(packed *p, int *NT, int q, int n, int k0, int p0, int np) {
+    for (int i = 0; i < n; i += ATT_QT) {
+        ko_tile *t = &p->tiles[(*NT)++];
+        t->q0 = q + i, t->nq = n - i < ATT_QT ? n - i : ATT_QT, t->k0 = k0, t->p0 = p0, t->np = np;
+    }
+}
+
+/* Packs the units, longest first, into batches of at most Tb tokens. */
+void pack(const ko_doc *docs, int n, int Tb, bool share, packed *p) {
     long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
     for (int i = 0; i < n; i++) {
-        li[i].len = doc_len(&docs[i]);
-        li[i].idx = i;
-        ntok += li[i].len;
-        nrow += 1 + li[i].len - docs[i].n_ctx;
-        ntg += docs[i].n_choices + li[i].len - docs[i].n_ctx;
-        ntile += (li[i].len + ATT_QT - 1) / ATT_QT;
+        int len = doc_len(&docs[i]);
+        ntok += len;
+        nrow += 1 + len - docs[i].n_ctx;
+        ntg += docs[i].n_choices + len - docs[i].n_ctx;
+        ntile += (len + ATT_QT - 1) / ATT_QT + 1; /* + 1: a unit's P may split a document's tiles */
     }
-    qsort(li, (size_t)n, sizeof *li, cmp_len_desc);
+    int *order = (int *)ko_xmalloc(sizeof(int) * (size_t)(n + 1));
+    unit *u = (unit *)ko_xmalloc(sizeof(unit) * (size_t)(n + 1));
+    int nu = make_units(docs, n, Tb, share, order, u);
+    qsort(u, (size_t)nu, sizeof *u, cmp_unit_len);
     p->tok = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
     p->pos = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
     p->br = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
@@ -529,56 +589,58 @@ void pack(const ko_doc *docs, int n, int Tb, packed *p) {
     p->b = (batch *)ko_xcalloc((size_t)(n + 1), sizeof(batch));
     int T = 0, NT = 0, R = 0, G = 0;
     batch *cur = NULL;
-    for (int s = 0; s < n; s++) {
-        const ko_doc *d = &docs[li[s].idx];
-        int len = li[s].len;
-        if (!cur || cur->nt + len > Tb) {
+    for (int ui = 0; ui < nu; ui++) {
+        const unit *x = &u[ui];
+        if (!cur || cur->nt + x->len > Tb) {
             cur = &p->b[p->nb++];
             cur->t0 = T; cur->tile0 = NT; cur->row0 = R; cur->tg0 = G;
         }
-        int base = cur->nt; /* batch-relative index of the doc's first token */
-        for (int i = 0; i < d->n_ctx; i++) {
-            p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
+        const int P0 = cur->nt, np = x->plen; /* batch-relative start of the shared prefix */
+        for (int i = 0; i < np; i++) {
+            p->tok[T] = docs[order[x->first]].ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
         }
-        /* The last context position predicts every choice's first token. */
-        p->rows[R] = base + d->n_ctx - 1;
-        p->row_ts[R] = G - cur->tg0;
-        p->row_tn[R] = d->n_choices;
-        for (int c = 0; c < d->n_choices; c++) {
-            p->ttok[G] = d->cont[c][0]; p->trow[G] = R - cur->row0; p->tdoc[G] = li[s].idx; p->tchoice[G] = c; G++;
-        }
-        R++;
-        for (int c = 0; c < d->n_choices; c++) {
-            for (int j = 0; j + 1 < d->n_cont[c]; j++) {
-                p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = c;
-                p->rows[R] = T - cur->t0;
-                p->row_ts[R] = G - cur->tg0;
-                p->row_tn[R] = 1;
-                p->ttok[G] = d->cont[c][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = li[s].idx; p->tchoice[G] = c; G++;
-                R++; T++;
+        add_tiles(p, &NT, P0, np, P0, 0, 0);
+        cur->nt += np;
+        for (int di = x->first; di < x->first + x->count; di++) {
+            const int idx = order[di];
+            const ko_doc *d = &docs[idx];
+            const int base = cur->nt, own = doc_len(d) - np; /* batch-relative index of the doc's first own token */
+            for (int i = np; i < d->n_ctx; i++) {
+                p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
             }
+            /* The last context position predicts every choice's first token. */
+            p->rows[R] = base + d->n_ctx - np - 1;
+            p->row_ts[R] = G - cur->tg0;
+            p->row_tn[R] = d->n_choices;
+            for (int c = 0; c < d->n_choices; c++) {
+                p->ttok[G] = d->cont[c][0]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
+            }
+            R++;
+            for (int c = 0; c < d->n_choices; c++) {
+                for (int j = 0; j + 1 < d->n_cont[c]; j++) {
+                    p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = c;
+                    p->rows[R] = T - cur->t0;
+                    p->row_ts[R] = G - cur->tg0;
+                    p->row_tn[R] = 1;
+                    p->ttok[G] = d->cont[c][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
+                    R++; T++;
+                }
+            }
+            add_tiles(p, &NT, base, own, base, P0, np);
+            cur->nt += own;
         }
-        for (int q = 0; q < len; q += ATT_QT) {
-            p->tiles[NT].q0 = base + q;
-            p->tiles[NT].nq = len - q < ATT_QT ? len - q : ATT_QT;
-            p->tiles[NT].k0 = base;
-            NT++;
-        }
-        cur->nt += len;
         cur->ntile = NT - cur->tile0; cur->nrow = R - cur->row0; cur->ntg = G - cur->tg0;
     }
     p->ntok = T; p->ntile = NT; p->nrow = R; p->ntg = G;
-    free(li);
+    free(order);
+    free(u);
 }
 
 /* ---- the forward pass ---- */
 
 /* Y[M, N] = X[M, K] * W[N, K]^T (row-major; cuBLAS sees Y^T = W^T' X^T in column-major). */
 int gemm(cuda_state *s, const void *W, const void *X, void *Y, int M, int N, int K, float beta, ko_err *e) {
-    const float alpha = 1.f;
-    CB(cublasGemmEx(s->cb, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, W, s->cdt, K, X, s->cdt, K, &beta, Y, s->cdt, N,
-                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    return 0;
+    return ko_gemm_run(s->gm, W, X, Y, M, N, K, beta, e);
 }
 
 struct dev_meta {
@@ -767,6 +829,45 @@ int pick_budget(cuda_state *s, int longest) {
     return (int)tb;
 }
 
+/* At open: the activation buffers for the automatic budget (halved while they do not fit), so the
+ * first score call finds them ready; with KOEVAL_CUDA_GEMM=tune also the layer GEMMs and the LM head
+ * tuned at that many rows. A shape that cannot be tuned keeps the heuristic's algorithm (tuning never
+ * changes a result: gemm.cuh). */
+int prepare(cuda_state *s, ko_err *e) {
+    double t0 = ko_now();
+    int Tb = pick_budget(s, 1);
+    while (alloc_buffers(s, Tb, 2 * Tb, e)) {
+        if (Tb <= 64) return -1;
+        Tb /= 2;
+        if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
+    }
+    if (!s->tune) return 0;
+    const ko_config &c = s->cfg;
+    const int H = c.hidden, I = c.intermediate;
+    const layer_w *w = &s->L[0];
+    struct {
+        const char *what;
+        const void *W;
+        void *X, *Y;
+        int M, N, K;
+    } g[] = {
+        {"qkv", w->wqkv, s->XN, s->S1, Tb, qkv_width(c), H},
+        {"o", w->wo, s->S1, s->Y, Tb, H, c.n_heads * c.head_dim},
+        {"gate_up", w->wgu, s->XN, s->S1, Tb, 2 * I, H},
+        {"down", w->wd, s->S1, s->Y, Tb, H, I},
+        {"lm_head", s->lm_head, s->HN, s->LG, s->RG, s->VC, H},
+    };
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        ko_err te = {};
+        if (ko_gemm_tune(s->gm, g[i].W, g[i].X, g[i].Y, g[i].M, g[i].N, g[i].K, g[i].what, s->verbose, &te)) {
+            cudaGetLastError();
+            if (s->verbose) fprintf(stderr, "koeval: cuda: gemm %s not tuned: %s\n", g[i].what, te.msg);
+        }
+    }
+    if (s->verbose) fprintf(stderr, "koeval: cuda: buffers for %d tokens, GEMMs tuned in %.2f s\n", Tb, ko_now() - t0);
+    return 0;
+}
+
 int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     cuda_state *s = (cuda_state *)state;
     double t0 = ko_now();
@@ -800,7 +901,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     int Tb = pick_budget(s, longest);
     packed p = {};
     for (;;) {
-        pack(docs, n, Tb, &p);
+        pack(docs, n, Tb, s->share, &p);
         int maxtg = 0;
         for (int i = 0; i < p.nb; i++) maxtg = p.b[i].ntg > maxtg ? p.b[i].ntg : maxtg;
         if (s->Tb >= Tb && s->max_tgt >= maxtg) break;
@@ -811,7 +912,12 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
         Tb = Tb / 2 > longest ? Tb / 2 : longest;
         if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
     }
-    if (s->verbose) fprintf(stderr, "koeval: cuda: %d docs, %d tokens, %d batches of <= %d tokens\n", n, p.ntok, p.nb, Tb);
+    if (s->verbose) {
+        long long unshared = 0;
+        for (int i = 0; i < n; i++) unshared += doc_len(&docs[i]);
+        fprintf(stderr, "koeval: cuda: %d docs, %d tokens (%lld before prefix sharing), %d batches of <= %d tokens\n", n, p.ntok,
+                unshared, p.nb, Tb);
+    }
 
     /* All batches' metadata in one pinned buffer and one upload. */
     size_t ni = (size_t)3 * p.ntok + 3 * (size_t)p.nrow + 2 * (size_t)p.ntg;

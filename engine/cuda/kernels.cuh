@@ -1,5 +1,5 @@
 /* kernels.cuh — the CUDA backend's own kernels (everything but the matrix products, which go to
- * cuBLAS). Included once, by cuda_backend.cu.
+ * cuBLASLt, engine/cuda/gemm.cu). Included once, by cuda_backend.cu.
  *
  * Every kernel is templated on the activation type T (float, __half, __nv_bfloat16) and computes in
  * fp32. Where HF transformers running in bf16/fp16 rounds an intermediate to the model dtype, rnd<T>
@@ -191,10 +191,15 @@ __global__ void qk_rope_k(T *qkv, const int *pos, int nh, int nkv, int hd, int s
 }
 
 /* One attention tile: up to ATT_QT consecutive queries of one document (packed indices q0..q0+nq-1
- * of the batch) whose keys lie in [k0, q0 + nq). */
+ * of the batch). Its keys, in document order, are np tokens of a prefix shared with other documents
+ * at [p0, p0 + np) (np = 0: none), then the document's own tokens [k0, q0 + nq). Key v of the tile
+ * (v = the key's position in the document's context, so chunks fall where they would without the
+ * sharing) is packed token tile_key(t, v). */
 struct ko_tile {
-    int q0, nq, k0;
+    int q0, nq, k0, p0, np;
 };
+__device__ __forceinline__ int tile_nkeys(const ko_tile &t) { return t.np + t.q0 + t.nq - t.k0; }
+__device__ __forceinline__ int tile_key(const ko_tile &t, int v) { return v < t.np ? t.p0 + v : t.k0 + v - t.np; }
 #define ATT_QT 16   /* queries per block */
 #define ATT_KC 32   /* keys per chunk: one per lane */
 #define ATT_NPL 8   /* head_dim / 32 values per lane: head_dim <= 256 */
@@ -204,8 +209,8 @@ static inline size_t att_smem(int hd, int esz) {
     return (size_t)ATT_KC * (hd + (esz == 4 ? 1 : 2)) * esz + (size_t)ATT_KC * hd * esz + 16 + (size_t)ATT_QT * hd * 4;
 }
 
-/* Attention over the packed batch with the tree mask: key k is visible to query q when both are in
- * one document (k >= the tile's k0), k <= q, k is context (br[k] < 0) or in q's own branch, and
+/* Attention over the packed batch with the tree mask: key k is visible to query q when it is one of
+ * the tile's keys (its document's shared prefix or own tokens), k <= q, k is context (br[k] < 0) or in q's own branch, and
  * (sliding layers) pos[q] - pos[k] < window. Online softmax in fp32; grid (tiles, heads), 4 warps,
  * each warp owns 4 queries of the tile; a lane scores one key of the chunk, then all lanes
  * accumulate p * V over their slice of head_dim. */
@@ -236,14 +241,15 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
         qpos[j] = qi < tl.nq ? pos[tl.q0 + qi] : 0;
         qbr[j] = qi < tl.nq ? br[tl.q0 + qi] : 0;
     }
-    const int kend = tl.q0 + tl.nq;
+    const int nk = tile_nkeys(tl);
     const size_t koff = (size_t)(nh + g) * hd, voff = (size_t)(nh + nkv + g) * hd;
-    for (int c0 = tl.k0; c0 < kend; c0 += ATT_KC) {
+    for (int c0 = 0; c0 < nk; c0 += ATT_KC) {
         __syncthreads();
         for (int i = threadIdx.x; i < ATT_KC * hd; i += blockDim.x) {
-            int j = i / hd, d = i % hd, k = c0 + j;
+            int j = i / hd, d = i % hd;
             T kv = fromf<T>(0.f), vv = fromf<T>(0.f);
-            if (k < kend) {
+            if (c0 + j < nk) {
+                const int k = tile_key(tl, c0 + j);
                 kv = qkv[(size_t)k * stride + koff + d];
                 vv = qkv[(size_t)k * stride + voff + d];
             }
@@ -251,14 +257,15 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
             Vs[j * hd + d] = vv;
         }
         __syncthreads();
-        const int k = c0 + lane;
-        const int kpos = k < kend ? pos[k] : 0, kbr = k < kend ? br[k] : 0;
+        const bool kin = c0 + lane < nk;
+        const int k = kin ? tile_key(tl, c0 + lane) : 0;
+        const int kpos = kin ? pos[k] : 0, kbr = kin ? br[k] : 0;
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             const int qi = w * 4 + j;
             if (qi < tl.nq) {
                 const int q = tl.q0 + qi;
-                bool vis = k <= q && (kbr < 0 || kbr == qbr[j]) && (window <= 0 || qpos[j] - kpos < window);
+                bool vis = kin && k <= q && (kbr < 0 || kbr == qbr[j]) && (window <= 0 || qpos[j] - kpos < window);
                 float s = -CUDART_INF_F;
                 if (vis) {
                     const float *qv = Qs + qi * hd;
@@ -372,22 +379,23 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     const int grp = nh / nkv, nhb = grp / gw, g = blockIdx.y / nhb;
     const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g8 = lane >> 2, t4 = lane & 3;
     const int h = g * grp + (blockIdx.y % nhb) * gw + w;
-    const int kend = tl.q0 + tl.nq;
+    const int nk = tile_nkeys(tl);
     const size_t koff = (size_t)(nh + g) * HD, voff = (size_t)(nh + nkv + g) * HD;
     T *Qw = Qs + w * 16 * LD;
     for (int i = lane; i < 16 * V8; i += 32) {
         const int r = i / V8, c = (i % V8) * 8;
         cp16(Qw + r * LD + c, qkv + (size_t)(tl.q0 + (r < tl.nq ? r : 0)) * stride + (size_t)h * HD + c, r < tl.nq);
     }
-    auto load_kv = [&](int stage, int c0) {
+    auto load_kv = [&](int stage, int c0) { /* keys c0.. of the tile (document order) */
         for (int i = threadIdx.x; i < KC * V8; i += blockDim.x) {
-            const int r = i / V8, c = (i % V8) * 8, k = c0 + r;
-            const T *src = qkv + (size_t)(k < kend ? k : tl.q0) * stride + c;
-            cp16(Ks + (stage * KC + r) * LD + c, src + koff, k < kend);
-            cp16(Vs + (stage * KC + r) * LD + c, src + voff, k < kend);
+            const int r = i / V8, c = (i % V8) * 8;
+            const bool in = c0 + r < nk;
+            const T *src = qkv + (size_t)(in ? tile_key(tl, c0 + r) : tl.q0) * stride + c;
+            cp16(Ks + (stage * KC + r) * LD + c, src + koff, in);
+            cp16(Vs + (stage * KC + r) * LD + c, src + voff, in);
         }
     };
-    load_kv(0, tl.k0);
+    load_kv(0, 0);
     cp_commit();
     int qi[2], qpos[2], qbr[2];
     bool qok[2];
@@ -402,9 +410,9 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
 #pragma unroll
     for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
-    const int nchunk = (kend - tl.k0 + KC - 1) / KC;
+    const int nchunk = (nk + KC - 1) / KC;
     for (int ci = 0; ci < nchunk; ci++) {
-        const int c0 = tl.k0 + ci * KC, stage = ci & 1;
+        const int c0 = ci * KC, stage = ci & 1;
         if (ci + 1 < nchunk) load_kv(stage ^ 1, c0 + KC);
         cp_commit();
         cp_wait<1>();
@@ -415,11 +423,12 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
         for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int j = 0; j < 2; j++) {
-                const int k = c0 + 8 * n + 2 * t4 + j;
-                const int kp = k < kend ? pos[k] : 0, kb = k < kend ? br[k] : 0;
+                const bool in = c0 + 8 * n + 2 * t4 + j < nk;
+                const int k = in ? tile_key(tl, c0 + 8 * n + 2 * t4 + j) : 0;
+                const int kp = in ? pos[k] : 0, kb = in ? br[k] : 0;
 #pragma unroll
                 for (int r = 0; r < 2; r++)
-                    if (qok[r] && k < kend && k <= qi[r] && (kb < 0 || kb == qbr[r]) && (window <= 0 || qpos[r] - kp < window))
+                    if (qok[r] && in && k <= qi[r] && (kb < 0 || kb == qbr[r]) && (window <= 0 || qpos[r] - kp < window))
                         vis |= 1u << (4 * n + 2 * r + j);
             }
         if (__any_sync(0xffffffffu, vis != 0)) {
