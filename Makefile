@@ -10,7 +10,7 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lutf8p
 
 # Every stage is a folder; every .c in it is part of libkoeval (mains live in evaluator/main.c,
 # tests/*/test_*.c and tests/fuzz/*.c).
-STAGES  := common datasets tasks engine engine/tokenizer engine/model engine/cpu reports evaluator
+STAGES  := common datasets tasks engine engine/tokenizer engine/model engine/cpu engine/cuda reports evaluator
 LIB_SRC := $(filter-out evaluator/main.c,$(foreach d,$(STAGES),$(wildcard $(d)/*.c)))
 B       := build
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)

@@ -25,6 +25,10 @@ static bool is_cuda_device(const char *d) {
     return true;
 }
 
+int ko_engine_max_len_for(const ko_model *m, const ko_engine_opts *o) {
+    return o && o->max_len > 0 ? o->max_len : m->cfg.max_pos > 0 ? m->cfg.max_pos : 2048;
+}
+
 static int open_with(const ko_backend *be, const ko_model *m, const ko_engine_opts *o,
                      ko_engine **out, ko_err *e) {
     void *state = NULL;
@@ -33,7 +37,7 @@ static int open_with(const ko_backend *be, const ko_model *m, const ko_engine_op
     ko_engine *en = ko_xcalloc(1, sizeof *en);
     en->be = be;
     en->state = state;
-    en->max_len = o && o->max_len > 0 ? o->max_len : m->cfg.max_pos > 0 ? m->cfg.max_pos : 2048;
+    en->max_len = ko_engine_max_len_for(m, o);
     *out = en;
     return 0;
 }

@@ -69,6 +69,8 @@ extern const ko_backend ko_backend_cuda;
 int ko_engine_open(const ko_model *m, const ko_engine_opts *o, ko_engine **out, ko_err *e);
 int ko_engine_score(ko_engine *en, ko_doc *docs, int n, ko_err *e);
 int ko_engine_max_len(const ko_engine *en);
+/* The max_len an engine opened on m with o will have (known before the open). */
+int ko_engine_max_len_for(const ko_model *m, const ko_engine_opts *o);
 void ko_engine_stats_get(const ko_engine *en, ko_engine_stats *s);
 const char *ko_engine_backend(const ko_engine *en);
 void ko_engine_close(ko_engine *en);

@@ -3,6 +3,7 @@
  * Everything that can fail on the user's input (tasks, data, model, tokenizer) is checked before
  * the long scoring step; nothing is written unless every task scored. */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,11 @@ static int load_tasks(run *r, char **names, ko_err *e) {
 static int load_model(run *r, ko_err *e) {
     const ko_options *o = r->o;
     if (ko_model_resolve(o->model, &r->model_path, e) < 0) return -1;
-    if (ko_model_load(r->model_path, &r->model, e) < 0) return -1;
+    return ko_model_load(r->model_path, &r->model, e);
+}
+
+static int load_tokenizer(run *r, ko_err *e) {
+    const ko_options *o = r->o;
     const char *tp = o->tokenizer ? o->tokenizer : r->model->tokenizer_path;
     if (!tp) return ko_fail(e, "%s: no tokenizer.json beside the model (pass --tokenizer PATH)", r->model_path);
     return ko_tokenizer_load(tp, &r->tok, e);
@@ -150,9 +155,9 @@ static void on_progress(void *ctx, int done, int total) {
             100.0 * done / total, left);
 }
 
-static int open_engine(run *r, ko_err *e) {
+static ko_engine_opts engine_opts(run *r) {
     const ko_options *o = r->o;
-    ko_engine_opts eo = {
+    return (ko_engine_opts){
         .device = o->device,
         .dtype = o->dtype,
         .max_len = o->max_model_len,
@@ -163,12 +168,29 @@ static int open_engine(run *r, ko_err *e) {
         .progress = on_progress,
         .progress_ctx = &r->progress,
     };
-    return ko_engine_open(r->model, &eo, &r->engine, e);
+}
+
+/* The engine's open (the weights' upload: seconds on a GPU) runs on its own thread while the main
+ * thread loads the tokenizer and tokenizes. */
+typedef struct opener {
+    run *r;
+    int rc;
+    double done; /* ko_now() when the open returned */
+    ko_err e;
+} opener;
+
+static void *open_engine(void *arg) {
+    opener *op = arg;
+    ko_engine_opts eo = engine_opts(op->r);
+    op->rc = ko_engine_open(op->r->model, &eo, &op->r->engine, &op->e);
+    op->done = ko_now();
+    return NULL;
 }
 
 /* Token ids for every request, then the engine's documents (with lm-eval's truncation). */
 static int encode_all(run *r, ko_err *e) {
-    int max_len = ko_engine_max_len(r->engine);
+    ko_engine_opts eo = engine_opts(r);
+    int max_len = ko_engine_max_len_for(r->model, &eo);
     for (int i = 0; i < r->n; i++) {
         run_task *t = &r->t[i];
         t->enc = ko_xcalloc((size_t)t->n_docs + 1, sizeof *t->enc);
@@ -286,24 +308,31 @@ int ko_cmd_run(const ko_options *o) {
     if (o->output_path && check_output_path(o->output_path, &e) < 0) goto fail;
     double t = ko_now();
     if (load_model(&r, &e) < 0) goto fail;
-    if (open_engine(&r, &e) < 0) {
+    opener op = {.r = &r};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, open_engine, &op) == 0;
+    if (!threaded) open_engine(&op);
+    double t1 = ko_now();
+    int trc = load_tokenizer(&r, &e);
+    if (trc == 0) trc = encode_all(&r, &e);
+    r.t_tokenize = ko_now() - t1;
+    if (threaded) pthread_join(th, NULL);
+    if (trc < 0) goto fail; /* the tokenizer's error first, as when it was loaded first */
+    if (op.rc < 0) {
+        e = op.e;
         /* A device that was asked for and cannot be used is exit 4 (README). */
         if (o->device && strncmp(o->device, "cuda", 4) == 0) code = KO_EXIT_NO_ENGINE;
         goto fail;
     }
-    r.t_load = ko_now() - t;
-    say("%s: %s on %s, %lld requests in %d tasks (loaded in %.1f s)", o->model, r.model->cfg.model_type,
-        ko_engine_backend(r.engine), r.n_requests, r.n, r.t_load);
-
-    t = ko_now();
-    if (encode_all(&r, &e) < 0) goto fail;
-    r.t_tokenize = ko_now() - t;
+    r.t_load = op.done - t;
+    say("%s: %s on %s, %lld requests in %d tasks (loaded in %.1f s, tokenized meanwhile in %.2f s)", o->model,
+        r.model->cfg.model_type, ko_engine_backend(r.engine), r.n_requests, r.n, r.t_load, r.t_tokenize);
 
     t = ko_now();
     r.progress = (progress){t, t};
     if (ko_engine_score(r.engine, r.docs, r.n_docs, &e) < 0) goto fail;
     r.t_score = ko_now() - t;
-    say("scored %d documents in %.1f s (tokenized in %.2f s)", r.n_docs, r.t_score, r.t_tokenize);
+    say("scored %d documents in %.1f s", r.n_docs, r.t_score);
 
     if (compute_metrics(&r, &e) < 0 || report(&r, &e) < 0) goto fail;
     run_free(&r);

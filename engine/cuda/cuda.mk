@@ -13,7 +13,7 @@ CUDA_CFLAGS := -DKO_HAVE_CUDA -I$(CUDA_HOME)/include
 CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -lcublasLt -ldl -lrt -lstdc++ \
                -Wl,-rpath,$(CUDA_HOME)/lib64
 
-$(B)/engine/cuda/%.o: engine/cuda/%.cu $(wildcard engine/cuda/*.cuh) engine/engine.h engine/model/model.h common/ko.h
+$(B)/engine/cuda/%.o: engine/cuda/%.cu $(wildcard engine/cuda/*.cuh engine/cuda/*.h) engine/engine.h engine/model/model.h common/ko.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -std=c++17 $(CUDA_GENCODE) -I. -D_GNU_SOURCE -Xcompiler -Wall,-Wextra,-Werror,-fPIC \
 	    -Xptxas -warn-spills -c -o $@ $<

@@ -2,8 +2,8 @@
  *
  * Weights are uploaded once in the compute dtype (opts->dtype; by default the checkpoint's, as lm-eval's dtype=auto) through
  * two pinned staging buffers (conversion of one overlaps the copy of the other). A score call packs
- * every document into one sequence [ctx | cont_1[:-1] | ... | cont_k[:-1]] (tree mask, positions
- * restarting at n_ctx), sorts documents by length, packs them varlen into batches of at most Tb
+ * the documents (engine/cuda/pack.h: one sequence [ctx | cont_1[:-1] | ... | cont_k[:-1]] each under
+ * the tree mask, prefixes shared across documents computed once) into varlen batches of at most Tb
  * tokens, uploads all batches' metadata at once and runs the batches back to back on one stream
  * with no host synchronisation until the end. Per batch: embedding, per layer a fused qkv GEMM,
  * q/k norm + RoPE, tree-masked attention, o-proj, residual+norm, fused gate|up GEMM, activation,
@@ -20,6 +20,7 @@
 #include <string.h>
 
 extern "C" {
+#include "engine/cuda/pack.h"
 #include "engine/engine.h"
 }
 #include "engine/cuda/gemm.cuh"
@@ -456,186 +457,6 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     return 0;
 }
 
-/* ---- packing ---- */
-
-struct batch {
-    int t0, nt;       /* tokens [t0, t0+nt) of the global token arrays */
-    int tile0, ntile;
-    int row0, nrow;
-    int tg0, ntg;     /* targets */
-};
-
-struct packed {
-    /* global arrays over all batches; indices inside are relative to the batch */
-    int *tok, *pos, *br;
-    ko_tile *tiles;
-    int *rows, *row_ts, *row_tn;
-    int *ttok, *trow;
-    int *tdoc, *tchoice; /* host only: where each target's log-prob goes */
-    batch *b;
-    int nb, ntok, ntile, nrow, ntg;
-};
-
-int doc_len(const ko_doc *d) {
-    int n = d->n_ctx;
-    for (int i = 0; i < d->n_choices; i++) n += d->n_cont[i] - 1;
-    return n;
-}
-
-void packed_free(packed *p) {
-    free(p->tok); free(p->pos); free(p->br); free(p->tiles); free(p->rows); free(p->row_ts); free(p->row_tn);
-    free(p->ttok); free(p->trow); free(p->tdoc); free(p->tchoice); free(p->b);
-    memset(p, 0, sizeof *p);
-}
-
-/* Documents that start alike are computed once up to where they part: a unit is a run of documents
- * (consecutive in context order) laid out as [P | doc_1 after P | ... | doc_m after P], where P, the
- * first plen context tokens all of them share, is packed once (plen = 0: one document, as is). */
-struct unit {
-    int first, count, plen, len; /* order[first .. first + count), packed tokens */
-};
-
-const ko_doc *sort_docs; /* qsort's context (pack runs on one thread per state) */
-int cmp_ctx(const void *a, const void *b) {
-    const ko_doc *x = &sort_docs[*(const int *)a], *y = &sort_docs[*(const int *)b];
-    for (int i = 0; i < x->n_ctx && i < y->n_ctx; i++)
-        if (x->ctx[i] != y->ctx[i]) return x->ctx[i] < y->ctx[i] ? -1 : 1;
-    if (x->n_ctx != y->n_ctx) return x->n_ctx < y->n_ctx ? -1 : 1;
-    return *(const int *)a - *(const int *)b;
-}
-int cmp_unit_len(const void *a, const void *b) {
-    const unit *x = (const unit *)a, *y = (const unit *)b;
-    if (x->len != y->len) return y->len - x->len;
-    return x->first - y->first;
-}
-
-/* Groups the documents into units: sorted by context tokens, the runs that save the most tokens in all
- * ((count - 1) x plen summed, by dynamic programming over runs of up to SHARE_RUN neighbours), each
- * at most Tb tokens, with plen shorter than every member's context (each keeps its last context
- * token, where its first answer tokens are predicted). share = false: one document per unit.
- * Returns the number of units; order[] receives the documents in unit order. */
-enum { SHARE_RUN = 256 };
-int make_units(const ko_doc *docs, int n, int Tb, bool share, int *order, unit *u) {
-    for (int i = 0; i < n; i++) order[i] = i;
-    if (share) {
-        sort_docs = docs;
-        qsort(order, (size_t)n, sizeof *order, cmp_ctx);
-    }
-    /* best[i]: tokens saved over order[0..i); from[i]: where the last run of that solution starts */
-    long long *best = (long long *)ko_xcalloc((size_t)n + 1, sizeof(long long));
-    int *from = (int *)ko_xmalloc(sizeof(int) * ((size_t)n + 1)), *plen = (int *)ko_xmalloc(sizeof(int) * ((size_t)n + 1));
-    for (int i = 1; i <= n; i++) {
-        const ko_doc *last = &docs[order[i - 1]];
-        best[i] = best[i - 1], from[i] = i - 1, plen[i] = 0;
-        int m = last->n_ctx - 1;
-        long long tot = doc_len(last);
-        for (int j = i - 2; share && j >= 0 && j > i - 1 - SHARE_RUN; j--) {
-            const ko_doc *a = &docs[order[j]], *b = &docs[order[j + 1]];
-            int l = 0;
-            while (l < m && l < a->n_ctx - 1 && a->ctx[l] == b->ctx[l]) l++;
-            m = l;
-            tot += doc_len(a);
-            if (m == 0 || tot - (long long)(i - j - 1) * m > Tb) break;
-            long long v = best[j] + (long long)(i - j - 1) * m;
-            if (v > best[i]) best[i] = v, from[i] = j, plen[i] = m;
-        }
-    }
-    int nu = 0;
-    for (int i = n; i > 0; i = from[i]) nu++;
-    int k = nu;
-    for (int i = n; i > 0; i = from[i]) {
-        unit *x = &u[--k];
-        x->first = from[i], x->count = i - from[i], x->plen = x->count > 1 ? plen[i] : 0;
-        x->len = x->plen;
-        for (int d = x->first; d < i; d++) x->len += doc_len(&docs[order[d]]) - x->plen;
-    }
-    free(best); free(from); free(plen);
-    return nu;
-}
-
-/* Appends the attention tiles of the n packed tokens from q (their keys: np tokens at p0, then [k0, ..)). */
-void add_tiles(packed *p, int *NT, int q, int n, int k0, int p0, int np) {
-    for (int i = 0; i < n; i += ATT_QT) {
-        ko_tile *t = &p->tiles[(*NT)++];
-        t->q0 = q + i, t->nq = n - i < ATT_QT ? n - i : ATT_QT, t->k0 = k0, t->p0 = p0, t->np = np;
-    }
-}
-
-/* Packs the units, longest first, into batches of at most Tb tokens. */
-void pack(const ko_doc *docs, int n, int Tb, bool share, packed *p) {
-    long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
-    for (int i = 0; i < n; i++) {
-        int len = doc_len(&docs[i]);
-        ntok += len;
-        nrow += 1 + len - docs[i].n_ctx;
-        ntg += docs[i].n_choices + len - docs[i].n_ctx;
-        ntile += (len + ATT_QT - 1) / ATT_QT + 1; /* + 1: a unit's P may split a document's tiles */
-    }
-    int *order = (int *)ko_xmalloc(sizeof(int) * (size_t)(n + 1));
-    unit *u = (unit *)ko_xmalloc(sizeof(unit) * (size_t)(n + 1));
-    int nu = make_units(docs, n, Tb, share, order, u);
-    qsort(u, (size_t)nu, sizeof *u, cmp_unit_len);
-    p->tok = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
-    p->pos = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
-    p->br = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
-    p->tiles = (ko_tile *)ko_xmalloc(sizeof(ko_tile) * (size_t)(ntile + 1));
-    p->rows = (int *)ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
-    p->row_ts = (int *)ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
-    p->row_tn = (int *)ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
-    p->ttok = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
-    p->trow = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
-    p->tdoc = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
-    p->tchoice = (int *)ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
-    p->b = (batch *)ko_xcalloc((size_t)(n + 1), sizeof(batch));
-    int T = 0, NT = 0, R = 0, G = 0;
-    batch *cur = NULL;
-    for (int ui = 0; ui < nu; ui++) {
-        const unit *x = &u[ui];
-        if (!cur || cur->nt + x->len > Tb) {
-            cur = &p->b[p->nb++];
-            cur->t0 = T; cur->tile0 = NT; cur->row0 = R; cur->tg0 = G;
-        }
-        const int P0 = cur->nt, np = x->plen; /* batch-relative start of the shared prefix */
-        for (int i = 0; i < np; i++) {
-            p->tok[T] = docs[order[x->first]].ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
-        }
-        add_tiles(p, &NT, P0, np, P0, 0, 0);
-        cur->nt += np;
-        for (int di = x->first; di < x->first + x->count; di++) {
-            const int idx = order[di];
-            const ko_doc *d = &docs[idx];
-            const int base = cur->nt, own = doc_len(d) - np; /* batch-relative index of the doc's first own token */
-            for (int i = np; i < d->n_ctx; i++) {
-                p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
-            }
-            /* The last context position predicts every choice's first token. */
-            p->rows[R] = base + d->n_ctx - np - 1;
-            p->row_ts[R] = G - cur->tg0;
-            p->row_tn[R] = d->n_choices;
-            for (int c = 0; c < d->n_choices; c++) {
-                p->ttok[G] = d->cont[c][0]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
-            }
-            R++;
-            for (int c = 0; c < d->n_choices; c++) {
-                for (int j = 0; j + 1 < d->n_cont[c]; j++) {
-                    p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = c;
-                    p->rows[R] = T - cur->t0;
-                    p->row_ts[R] = G - cur->tg0;
-                    p->row_tn[R] = 1;
-                    p->ttok[G] = d->cont[c][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
-                    R++; T++;
-                }
-            }
-            add_tiles(p, &NT, base, own, base, P0, np);
-            cur->nt += own;
-        }
-        cur->ntile = NT - cur->tile0; cur->nrow = R - cur->row0; cur->ntg = G - cur->tg0;
-    }
-    p->ntok = T; p->ntile = NT; p->nrow = R; p->ntg = G;
-    free(order);
-    free(u);
-}
-
 /* ---- the forward pass ---- */
 
 /* Y[M, N] = X[M, K] * W[N, K]^T (row-major; cuBLAS sees Y^T = W^T' X^T in column-major). */
@@ -704,7 +525,7 @@ void rowk(cuda_state *s, int n, T *X, const T *Y, const T *postw, const T *prew,
     else row_k<T, 1><<<n, 256, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
 }
 
-template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const batch *b, ko_err *e) {
+template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_batch *b, ko_err *e) {
     const ko_config &c = s->cfg;
     const int H = c.hidden, nh = c.n_heads, nkv = c.n_kv_heads, hd = c.head_dim, I = c.intermediate;
     const int nt = b->nt, S = qkv_width(c);
@@ -888,7 +709,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
             d->logprob[k] = 0.0;
             d->is_greedy[k] = true;
         }
-        int len = doc_len(d);
+        int len = ko_doc_len(d);
         if (len > longest) longest = len;
     }
     if (n == 0) return 0;
@@ -899,22 +720,22 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
 
     /* Budget, buffers, packing; out of memory halves the budget and tries again. */
     int Tb = pick_budget(s, longest);
-    packed p = {};
+    ko_packed p = {};
     for (;;) {
-        pack(docs, n, Tb, s->share, &p);
+        ko_pack(docs, n, Tb, s->share, &p);
         int maxtg = 0;
         for (int i = 0; i < p.nb; i++) maxtg = p.b[i].ntg > maxtg ? p.b[i].ntg : maxtg;
         if (s->Tb >= Tb && s->max_tgt >= maxtg) break;
         free_buffers(s);
         if (alloc_buffers(s, Tb, maxtg, e) == 0) break;
-        packed_free(&p);
+        ko_packed_free(&p);
         if (Tb <= longest) return -1;
         Tb = Tb / 2 > longest ? Tb / 2 : longest;
         if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
     }
     if (s->verbose) {
         long long unshared = 0;
-        for (int i = 0; i < n; i++) unshared += doc_len(&docs[i]);
+        for (int i = 0; i < n; i++) unshared += ko_doc_len(&docs[i]);
         fprintf(stderr, "koeval: cuda: %d docs, %d tokens (%lld before prefix sharing), %d batches of <= %d tokens\n", n, p.ntok,
                 unshared, p.nb, Tb);
     }
@@ -1007,7 +828,7 @@ out:
     free(gr_h);
     if (hbuf) cudaFreeHost(hbuf);
     if (dbuf) cudaFree(dbuf);
-    packed_free(&p);
+    ko_packed_free(&p);
     s->score_s += ko_now() - t0;
     return rc;
 }

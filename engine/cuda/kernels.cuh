@@ -190,17 +190,7 @@ __global__ void qk_rope_k(T *qkv, const int *pos, int nh, int nkv, int hd, int s
     }
 }
 
-/* One attention tile: up to ATT_QT consecutive queries of one document (packed indices q0..q0+nq-1
- * of the batch). Its keys, in document order, are np tokens of a prefix shared with other documents
- * at [p0, p0 + np) (np = 0: none), then the document's own tokens [k0, q0 + nq). Key v of the tile
- * (v = the key's position in the document's context, so chunks fall where they would without the
- * sharing) is packed token tile_key(t, v). */
-struct ko_tile {
-    int q0, nq, k0, p0, np;
-};
-__device__ __forceinline__ int tile_nkeys(const ko_tile &t) { return t.np + t.q0 + t.nq - t.k0; }
-__device__ __forceinline__ int tile_key(const ko_tile &t, int v) { return v < t.np ? t.p0 + v : t.k0 + v - t.np; }
-#define ATT_QT 16   /* queries per block */
+#define ATT_QT KO_TILE_Q /* queries per block: one tile (engine/cuda/pack.h) */
 #define ATT_KC 32   /* keys per chunk: one per lane */
 #define ATT_NPL 8   /* head_dim / 32 values per lane: head_dim <= 256 */
 
@@ -241,7 +231,7 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
         qpos[j] = qi < tl.nq ? pos[tl.q0 + qi] : 0;
         qbr[j] = qi < tl.nq ? br[tl.q0 + qi] : 0;
     }
-    const int nk = tile_nkeys(tl);
+    const int nk = ko_tile_nkeys(&tl);
     const size_t koff = (size_t)(nh + g) * hd, voff = (size_t)(nh + nkv + g) * hd;
     for (int c0 = 0; c0 < nk; c0 += ATT_KC) {
         __syncthreads();
@@ -249,7 +239,7 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
             int j = i / hd, d = i % hd;
             T kv = fromf<T>(0.f), vv = fromf<T>(0.f);
             if (c0 + j < nk) {
-                const int k = tile_key(tl, c0 + j);
+                const int k = ko_tile_key(&tl, c0 + j);
                 kv = qkv[(size_t)k * stride + koff + d];
                 vv = qkv[(size_t)k * stride + voff + d];
             }
@@ -258,7 +248,7 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
         }
         __syncthreads();
         const bool kin = c0 + lane < nk;
-        const int k = kin ? tile_key(tl, c0 + lane) : 0;
+        const int k = kin ? ko_tile_key(&tl, c0 + lane) : 0;
         const int kpos = kin ? pos[k] : 0, kbr = kin ? br[k] : 0;
 #pragma unroll
         for (int j = 0; j < 4; j++) {
@@ -379,7 +369,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     const int grp = nh / nkv, nhb = grp / gw, g = blockIdx.y / nhb;
     const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g8 = lane >> 2, t4 = lane & 3;
     const int h = g * grp + (blockIdx.y % nhb) * gw + w;
-    const int nk = tile_nkeys(tl);
+    const int nk = ko_tile_nkeys(&tl);
     const size_t koff = (size_t)(nh + g) * HD, voff = (size_t)(nh + nkv + g) * HD;
     T *Qw = Qs + w * 16 * LD;
     for (int i = lane; i < 16 * V8; i += 32) {
@@ -390,7 +380,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
         for (int i = threadIdx.x; i < KC * V8; i += blockDim.x) {
             const int r = i / V8, c = (i % V8) * 8;
             const bool in = c0 + r < nk;
-            const T *src = qkv + (size_t)(in ? tile_key(tl, c0 + r) : tl.q0) * stride + c;
+            const T *src = qkv + (size_t)(in ? ko_tile_key(&tl, c0 + r) : tl.q0) * stride + c;
             cp16(Ks + (stage * KC + r) * LD + c, src + koff, in);
             cp16(Vs + (stage * KC + r) * LD + c, src + voff, in);
         }
@@ -424,7 +414,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
 #pragma unroll
             for (int j = 0; j < 2; j++) {
                 const bool in = c0 + 8 * n + 2 * t4 + j < nk;
-                const int k = in ? tile_key(tl, c0 + 8 * n + 2 * t4 + j) : 0;
+                const int k = in ? ko_tile_key(&tl, c0 + 8 * n + 2 * t4 + j) : 0;
                 const int kp = in ? pos[k] : 0, kb = in ? br[k] : 0;
 #pragma unroll
                 for (int r = 0; r < 2; r++)

@@ -1,0 +1,165 @@
+/* pack.c — documents into varlen batches, with prefixes shared across documents (pack.h). */
+#include "engine/cuda/pack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ko_doc_len(const ko_doc *d) {
+    int n = d->n_ctx;
+    for (int i = 0; i < d->n_choices; i++) n += d->n_cont[i] - 1;
+    return n;
+}
+
+void ko_packed_free(ko_packed *p) {
+    free(p->tok); free(p->pos); free(p->br); free(p->tiles); free(p->rows); free(p->row_ts); free(p->row_tn);
+    free(p->ttok); free(p->trow); free(p->tdoc); free(p->tchoice); free(p->b);
+    memset(p, 0, sizeof *p);
+}
+
+/* A unit: a run of documents (consecutive in context order) sharing their first plen tokens. */
+typedef struct unit {
+    int first, count, plen, len; /* order[first .. first + count), packed tokens */
+} unit;
+
+static int cmp_ctx(const void *a, const void *b, void *docs) {
+    const ko_doc *x = &((const ko_doc *)docs)[*(const int *)a], *y = &((const ko_doc *)docs)[*(const int *)b];
+    for (int i = 0; i < x->n_ctx && i < y->n_ctx; i++)
+        if (x->ctx[i] != y->ctx[i]) return x->ctx[i] < y->ctx[i] ? -1 : 1;
+    if (x->n_ctx != y->n_ctx) return x->n_ctx < y->n_ctx ? -1 : 1;
+    return *(const int *)a - *(const int *)b;
+}
+static int cmp_unit_len(const void *a, const void *b) {
+    const unit *x = (const unit *)a, *y = (const unit *)b;
+    if (x->len != y->len) return y->len - x->len;
+    return x->first - y->first;
+}
+
+/* Groups the documents into units: sorted by context tokens, the runs that save the most tokens in all
+ * ((count - 1) x plen summed, by dynamic programming over runs of up to SHARE_RUN neighbours), each
+ * at most Tb tokens, with plen shorter than every member's context (each keeps its last context
+ * token, where its first answer tokens are predicted). share = false: one document per unit.
+ * Returns the number of units; order[] receives the documents in unit order. */
+enum { SHARE_RUN = 256 };
+static int make_units(const ko_doc *docs, int n, int Tb, bool share, int *order, unit *u) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    if (share) qsort_r(order, (size_t)n, sizeof *order, cmp_ctx, (void *)docs);
+    /* lcp[j]: context tokens order[j] and order[j + 1] have in common, short of either's last */
+    int *lcp = ko_xcalloc((size_t)n + 1, sizeof(int));
+    for (int j = 0; share && j + 1 < n; j++) {
+        const ko_doc *a = &docs[order[j]], *b = &docs[order[j + 1]];
+        int l = 0;
+        while (l < a->n_ctx - 1 && l < b->n_ctx - 1 && a->ctx[l] == b->ctx[l]) l++;
+        lcp[j] = l;
+    }
+    /* best[i]: tokens saved over order[0..i); from[i]: where the last run of that solution starts */
+    long long *best = ko_xcalloc((size_t)n + 1, sizeof(long long));
+    int *from = ko_xmalloc(sizeof(int) * ((size_t)n + 1)), *plen = ko_xmalloc(sizeof(int) * ((size_t)n + 1));
+    for (int i = 1; i <= n; i++) {
+        const ko_doc *last = &docs[order[i - 1]];
+        best[i] = best[i - 1], from[i] = i - 1, plen[i] = 0;
+        int m = last->n_ctx - 1;
+        long long tot = ko_doc_len(last);
+        for (int j = i - 2; share && j >= 0 && j > i - 1 - SHARE_RUN; j--) {
+            const ko_doc *a = &docs[order[j]];
+            m = lcp[j] < m ? lcp[j] : m;
+            tot += ko_doc_len(a);
+            if (m == 0 || tot - (long long)(i - j - 1) * m > Tb) break;
+            long long v = best[j] + (long long)(i - j - 1) * m;
+            if (v > best[i]) best[i] = v, from[i] = j, plen[i] = m;
+        }
+    }
+    int nu = 0;
+    for (int i = n; i > 0; i = from[i]) nu++;
+    int k = nu;
+    for (int i = n; i > 0; i = from[i]) {
+        unit *x = &u[--k];
+        x->first = from[i], x->count = i - from[i], x->plen = x->count > 1 ? plen[i] : 0;
+        x->len = x->plen;
+        for (int d = x->first; d < i; d++) x->len += ko_doc_len(&docs[order[d]]) - x->plen;
+    }
+    free(lcp); free(best); free(from); free(plen);
+    return nu;
+}
+
+/* Appends the attention tiles of the n packed tokens from q (their keys: np tokens at p0, then [k0, ..)). */
+static void add_tiles(ko_packed *p, int *NT, int q, int n, int k0, int p0, int np) {
+    for (int i = 0; i < n; i += KO_TILE_Q) {
+        ko_tile *t = &p->tiles[(*NT)++];
+        t->q0 = q + i, t->nq = n - i < KO_TILE_Q ? n - i : KO_TILE_Q, t->k0 = k0, t->p0 = p0, t->np = np;
+    }
+}
+
+/* Packs the units, longest first, into batches of at most Tb tokens. */
+void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
+    long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
+    for (int i = 0; i < n; i++) {
+        int len = ko_doc_len(&docs[i]);
+        ntok += len;
+        nrow += 1 + len - docs[i].n_ctx;
+        ntg += docs[i].n_choices + len - docs[i].n_ctx;
+        ntile += (len + KO_TILE_Q - 1) / KO_TILE_Q + 1; /* + 1: a unit's P may split a document's tiles */
+    }
+    int *order = ko_xmalloc(sizeof(int) * (size_t)(n + 1));
+    unit *u = ko_xmalloc(sizeof(unit) * (size_t)(n + 1));
+    int nu = make_units(docs, n, Tb, share, order, u);
+    qsort(u, (size_t)nu, sizeof *u, cmp_unit_len);
+    p->tok = ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
+    p->pos = ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
+    p->br = ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
+    p->tiles = ko_xmalloc(sizeof(ko_tile) * (size_t)(ntile + 1));
+    p->rows = ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
+    p->row_ts = ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
+    p->row_tn = ko_xmalloc(sizeof(int) * (size_t)(nrow + 1));
+    p->ttok = ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->trow = ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->tdoc = ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->tchoice = ko_xmalloc(sizeof(int) * (size_t)(ntg + 1));
+    p->b = ko_xcalloc((size_t)(n + 1), sizeof(ko_batch));
+    int T = 0, NT = 0, R = 0, G = 0;
+    ko_batch *cur = NULL;
+    for (int ui = 0; ui < nu; ui++) {
+        const unit *x = &u[ui];
+        if (!cur || cur->nt + x->len > Tb) {
+            cur = &p->b[p->nb++];
+            cur->t0 = T; cur->tile0 = NT; cur->row0 = R; cur->tg0 = G;
+        }
+        const int P0 = cur->nt, np = x->plen; /* batch-relative start of the shared prefix */
+        for (int i = 0; i < np; i++) {
+            p->tok[T] = docs[order[x->first]].ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
+        }
+        add_tiles(p, &NT, P0, np, P0, 0, 0);
+        cur->nt += np;
+        for (int di = x->first; di < x->first + x->count; di++) {
+            const int idx = order[di];
+            const ko_doc *d = &docs[idx];
+            const int base = cur->nt, own = ko_doc_len(d) - np; /* batch-relative index of the doc's first own token */
+            for (int i = np; i < d->n_ctx; i++) {
+                p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
+            }
+            /* The last context position predicts every choice's first token. */
+            p->rows[R] = base + d->n_ctx - np - 1;
+            p->row_ts[R] = G - cur->tg0;
+            p->row_tn[R] = d->n_choices;
+            for (int c = 0; c < d->n_choices; c++) {
+                p->ttok[G] = d->cont[c][0]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
+            }
+            R++;
+            for (int c = 0; c < d->n_choices; c++) {
+                for (int j = 0; j + 1 < d->n_cont[c]; j++) {
+                    p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = c;
+                    p->rows[R] = T - cur->t0;
+                    p->row_ts[R] = G - cur->tg0;
+                    p->row_tn[R] = 1;
+                    p->ttok[G] = d->cont[c][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
+                    R++; T++;
+                }
+            }
+            add_tiles(p, &NT, base, own, base, P0, np);
+            cur->nt += own;
+        }
+        cur->ntile = NT - cur->tile0; cur->nrow = R - cur->row0; cur->ntg = G - cur->tg0;
+    }
+    p->ntok = T; p->ntile = NT; p->nrow = R; p->ntg = G;
+    free(order);
+    free(u);
+}

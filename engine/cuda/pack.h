@@ -1,0 +1,55 @@
+/* pack.h — the CUDA backend's scheduler (host code, plain C, tested without a GPU by
+ * tests/cuda/test_cuda_pack): documents -> varlen batches of at most Tb tokens, no padding.
+ *
+ * A document is one sequence [ctx | cont_1[:-1] | ... | cont_k[:-1]] under the tree mask: a choice's
+ * tokens see the context and their own choice's earlier tokens, positions restart at n_ctx. Documents
+ * that start alike are computed once up to where they part: a unit [P | doc_1 after P | ... | doc_m
+ * after P] packs P, the first plen context tokens all its members share, once (share = false: every
+ * unit is one document). br[t] = -1 for context tokens, else the choice index. */
+#pragma once
+#include <stdbool.h>
+
+#include "engine/engine.h"
+
+/* One attention tile: up to KO_TILE_Q consecutive queries of one document (packed indices q0..q0+nq-1
+ * of the batch). Its keys, in document order, are np tokens of a prefix shared with other documents
+ * at [p0, p0 + np) (np = 0: none), then the document's own tokens [k0, q0 + nq). The tile's key v
+ * (v = the key's position in the document's context, so key chunks fall where they would without the
+ * sharing) is packed token ko_tile_key(t, v). Visible to query q: keys k <= q with br[k] < 0 or
+ * br[k] == br[q] (and, in sliding layers, inside the window by position). */
+typedef struct ko_tile {
+    int q0, nq, k0, p0, np;
+} ko_tile;
+#define KO_TILE_Q 16
+
+#ifdef __CUDACC__
+#define KO_HOST_DEVICE __host__ __device__
+#else
+#define KO_HOST_DEVICE
+#endif
+static inline KO_HOST_DEVICE int ko_tile_nkeys(const ko_tile *t) { return t->np + t->q0 + t->nq - t->k0; }
+static inline KO_HOST_DEVICE int ko_tile_key(const ko_tile *t, int v) { return v < t->np ? t->p0 + v : t->k0 + v - t->np; }
+
+typedef struct ko_batch {
+    int t0, nt;       /* tokens [t0, t0 + nt) of the global token arrays */
+    int tile0, ntile;
+    int row0, nrow;   /* rows: tokens whose logits are needed */
+    int tg0, ntg;     /* targets: (row, next token) pairs */
+} ko_batch;
+
+typedef struct ko_packed {
+    /* global arrays over all batches; the indices stored in them are relative to their batch */
+    int *tok, *pos, *br;          /* per token */
+    ko_tile *tiles;
+    int *rows, *row_ts, *row_tn;  /* per row: its token, its first target and count */
+    int *ttok, *trow;             /* per target: the token to score, its row */
+    int *tdoc, *tchoice;          /* per target (host only): where its log-prob goes */
+    ko_batch *b;
+    int nb, ntok, ntile, nrow, ntg;
+} ko_packed;
+
+/* Tokens a document puts through the model unshared: n_ctx + sum(n_cont - 1). */
+int ko_doc_len(const ko_doc *d);
+/* Packs docs (each at most Tb tokens long: the caller checks) into p; ko_packed_free releases it. */
+void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p);
+void ko_packed_free(ko_packed *p);
