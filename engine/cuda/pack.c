@@ -91,6 +91,7 @@ static void add_tiles(ko_packed *p, int *NT, int q, int n, int k0, int p0, int n
 
 /* Packs the units, longest first, into batches of at most Tb tokens. */
 void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
+    memset(p, 0, sizeof *p);
     long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
     for (int i = 0; i < n; i++) {
         int len = ko_doc_len(&docs[i]);

@@ -50,6 +50,7 @@ typedef struct ko_packed {
 
 /* Tokens a document puts through the model unshared: n_ctx + sum(n_cont - 1). */
 int ko_doc_len(const ko_doc *d);
-/* Packs docs (each at most Tb tokens long: the caller checks) into p; ko_packed_free releases it. */
+/* Packs docs (each at most Tb tokens long: the caller checks) into p (whatever p held is forgotten,
+ * not freed); ko_packed_free releases it. */
 void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p);
 void ko_packed_free(ko_packed *p);
