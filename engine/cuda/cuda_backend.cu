@@ -459,7 +459,7 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
 
 /* ---- the forward pass ---- */
 
-/* Y[M, N] = X[M, K] * W[N, K]^T (row-major; cuBLAS sees Y^T = W^T' X^T in column-major). */
+/* Y[M, N] = X[M, K] * W[N, K]^T (+ beta * Y), row-major, through the plans of engine/cuda/gemm.cuh. */
 int gemm(cuda_state *s, const void *W, const void *X, void *Y, int M, int N, int K, float beta, ko_err *e) {
     return ko_gemm_run(s->gm, W, X, Y, M, N, K, beta, e);
 }
