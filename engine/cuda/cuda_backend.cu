@@ -694,6 +694,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     double t0 = ko_now();
     const ko_config &c = s->cfg;
     int longest = 1;
+    long long unshared = 0; /* tokens without prefix sharing (for --verbose) */
     for (int i = 0; i < n; i++) {
         const ko_doc *d = &docs[i];
         if (d->n_ctx < 1 || d->n_choices < 1) return ko_fail(e, "cuda: document %d: empty context or no choices", i);
@@ -711,6 +712,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
         }
         int len = ko_doc_len(d);
         if (len > longest) longest = len;
+        unshared += len;
     }
     if (n == 0) return 0;
     CK(cudaSetDevice(s->dev));
@@ -734,8 +736,6 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
         if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
     }
     if (s->verbose) {
-        long long unshared = 0;
-        for (int i = 0; i < n; i++) unshared += ko_doc_len(&docs[i]);
         fprintf(stderr, "koeval: cuda: %d docs, %d tokens (%lld before prefix sharing), %d batches of <= %d tokens\n", n, p.ntok,
                 unshared, p.nb, Tb);
     }
