@@ -22,6 +22,7 @@ LIB_OBJ  += $(B)/gen/task_configs.o
 # CUDA backend: only when nvcc exists and there is CUDA code to build.
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CU_SRC  := $(wildcard engine/cuda/*.cu)
+.DEFAULT_GOAL := all
 ifneq ($(and $(NVCC),$(CU_SRC)),)
 include engine/cuda/cuda.mk
 endif
@@ -56,7 +57,7 @@ $(B)/tests/%: tests/%.c $(B)/libkoeval.a
 	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -o $@ $< $(B)/libkoeval.a $(LDLIBS) $(CUDA_LDLIBS)
 
 # `make test` works on a fresh machine: deps installs what is missing first.
-test: deps koeval model $(TEST_BIN)
+test: deps koeval model $(TEST_BIN) $(CU_TEST_BIN)
 	@scripts/run_tests.sh
 
 deps:

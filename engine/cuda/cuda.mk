@@ -17,3 +17,11 @@ $(B)/engine/cuda/%.o: engine/cuda/%.cu $(wildcard engine/cuda/*.cuh engine/cuda/
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -std=c++17 $(CUDA_GENCODE) -I. -D_GNU_SOURCE -Xcompiler -Wall,-Wextra,-Werror,-fPIC \
 	    -Xptxas -warn-spills -c -o $@ $<
+
+# GPU tests written in CUDA (tests/cuda/test_*.cu): compiled by nvcc, linked like the C tests.
+CU_TEST_BIN := $(patsubst tests/%.cu,$(B)/tests/%,$(wildcard tests/cuda/test_*.cu))
+$(B)/tests/cuda/%.cu.o: tests/cuda/%.cu $(wildcard engine/cuda/*.cuh engine/cuda/*.h) common/ko.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -std=c++17 $(CUDA_GENCODE) -I. -D_GNU_SOURCE -Xcompiler -Wall,-Wextra,-Werror -c -o $@ $<
+$(CU_TEST_BIN): $(B)/tests/%: $(B)/tests/%.cu.o $(B)/libkoeval.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LDLIBS)

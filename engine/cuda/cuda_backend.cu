@@ -6,8 +6,8 @@
  * the tree mask, prefixes shared across documents computed once) into varlen batches of at most Tb
  * tokens, uploads all batches' metadata at once and runs the batches back to back on one stream
  * with no host synchronisation until the end. Per batch: embedding, per layer a fused qkv GEMM,
- * q/k norm + RoPE, tree-masked attention, o-proj, residual+norm, fused gate|up GEMM, activation,
- * down GEMM, residual+norm; then the final norm on only the rows that need logits and the LM head in
+ * q/k norm + RoPE, tree-masked attention, o-proj, residual+norm, the gate|up GEMM with the activation
+ * (on sm_90 one kernel, engine/cuda/hgemm.cuh; else cuBLASLt then act_mul_k), down GEMM, residual+norm; then the final norm on only the rows that need logits and the LM head in
  * vocabulary chunks with an online log-sum-exp, target gather and argmax ([tokens x vocab] is never
  * stored). See engine/cuda/NOTES.md for the kernels' numbers.
  */
@@ -24,6 +24,7 @@ extern "C" {
 #include "engine/engine.h"
 }
 #include "engine/cuda/gemm.cuh"
+#include "engine/cuda/hgemm.cuh"
 #include "engine/cuda/kernels.cuh"
 
 #define CK(call)                                                                                   \
@@ -51,6 +52,9 @@ struct cuda_state {
     ko_gemm *gm;
     bool tune;  /* KOEVAL_CUDA_GEMM=tune: time cuBLASLt's candidates at open (NOTES.md: no gain measured) */
     bool share; /* KOEVAL_CUDA_SHARE=0: no prefix sharing across documents (comparisons) */
+    /* the gated feed-forward through the Hopper kernel (hgemm.cuh): gate|up weights interleaved at
+     * upload, act(gate) * up in the product's epilogue; KOEVAL_CUDA_HGEMM=0: cuBLASLt + act_mul_k */
+    bool hg;
     int max_len;
     double util;
     int batch_tokens_opt;
@@ -316,6 +320,12 @@ int upload_weights(cuda_state *s, const ko_model *m, ko_err *e) {
         CK(cudaEventCreateWithFlags(&sg.ev[b], cudaEventDisableTiming));
     }
     int rc = -1;
+    void *spare = NULL; /* with s->hg: where a layer's gate|up lands before it is interleaved into its own buffer */
+    if (s->hg && cudaMalloc(&spare, (size_t)2 * I * H * s->esz) != cudaSuccess) {
+        cudaGetLastError();
+        ko_fail(e, "cuda: out of device memory for the gate/up interleave (%.1f MiB)", 2.0 * I * H * s->esz / 1048576.0);
+        goto done;
+    }
     s->L = (layer_w *)ko_xcalloc((size_t)c.n_layers, sizeof(layer_w));
     if (upload1(s, &sg, &s->embed, &m->embed, V * H, "embed", e)) goto done;
     if (m->lm_head.data == m->embed.data || (c.tie_embeddings && !m->lm_head.data)) s->lm_head = s->embed;
@@ -337,6 +347,11 @@ int upload_weights(cuda_state *s, const ko_model *m, ko_err *e) {
         const ko_tensor *gu[2] = {&ml->w_gate, &ml->w_up};
         int64_t eg[2] = {I * H, I * H};
         if (upload_cat(s, &sg, &w->wgu, gu, eg, 2, "gate/up_proj", e)) goto done;
+        if (s->hg) {
+            if (ko_hgemm_interleave(s->st, w->wgu, spare, (int)(2 * I), (int)H, (int)s->esz, e)) goto done;
+            void *x = w->wgu;
+            w->wgu = spare, spare = x;
+        }
         if (upload1(s, &sg, &w->wd, &ml->w_down, H * I, "down_proj", e)) goto done;
         if (upload1(s, &sg, &w->attn_norm, &ml->attn_norm, H, "input_layernorm", e)) goto done;
         if (upload1(s, &sg, &w->ffn_norm, &ml->ffn_norm, H, "ffn norm", e)) goto done;
@@ -372,6 +387,7 @@ int upload_weights(cuda_state *s, const ko_model *m, ko_err *e) {
     }
     rc = 0;
 done:
+    if (spare) cudaStreamSynchronize(s->st), cudaFree(spare);
     for (int b = 0; b < 2; b++) {
         if (sg.ev[b]) cudaEventSynchronize(sg.ev[b]), cudaEventDestroy(sg.ev[b]);
         if (sg.buf[b]) cudaFreeHost(sg.buf[b]);
@@ -428,6 +444,8 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->no_prune = getenv("KOEVAL_CUDA_PRUNE") && !strcmp(getenv("KOEVAL_CUDA_PRUNE"), "0");
     s->tune = getenv("KOEVAL_CUDA_GEMM") && !strcmp(getenv("KOEVAL_CUDA_GEMM"), "tune");
     s->share = !(getenv("KOEVAL_CUDA_SHARE") && !strcmp(getenv("KOEVAL_CUDA_SHARE"), "0"));
+    s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 &&
+            !(getenv("KOEVAL_CUDA_HGEMM") && !strcmp(getenv("KOEVAL_CUDA_HGEMM"), "0")) && ko_hgemm_usable(dev);
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);
@@ -451,8 +469,8 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->load_s = ko_now() - t0;
     note_peak(s);
     if (s->verbose)
-        fprintf(stderr, "koeval: cuda: %s, weights in %.2f s (%.2f GB/s)\n", s->prop.name, s->load_s,
-                s->weight_bytes / 1e9 / (s->load_s > 0 ? s->load_s : 1e-9));
+        fprintf(stderr, "koeval: cuda: %s, weights in %.2f s (%.2f GB/s), gated feed-forward %s\n", s->prop.name, s->load_s,
+                s->weight_bytes / 1e9 / (s->load_s > 0 ? s->load_s : 1e-9), s->hg ? "fused (hgemm)" : "cuBLASLt + activation");
     *state = s;
     return 0;
 }
@@ -579,13 +597,18 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
             m = b->nrow, res = XN, in = Y, ffo = X, R = XN;
             mark(s, P_NORM);
         }
-        if (gemm(s, w->wgu, in, GU, m, 2 * I, H, 0.f, e)) return -1;
-        mark(s, P_GU);
-        constexpr int AV = 16 / sizeof(T);
-        if (I % AV == 0)
-            act_mul_k<T, AV><<<dim3(m, (I / AV + 127) / 128), 128, 0, st>>>(GU, ACT, I, (int)c.act);
-        else
-            act_mul_k<T, 1><<<dim3(m, (I + 127) / 128), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+        if (s->hg) { /* same bits as the two steps below (tests/cuda/test_cuda_hgemm) */
+            if (ko_hgemm_run(st, s->dt == KO_F16, w->wgu, in, ACT, m, 2 * I, H, (int)c.act, s->prop.multiProcessorCount, e)) return -1;
+            mark(s, P_GU);
+        } else {
+            if (gemm(s, w->wgu, in, GU, m, 2 * I, H, 0.f, e)) return -1;
+            mark(s, P_GU);
+            constexpr int AV = 16 / sizeof(T);
+            if (I % AV == 0)
+                act_mul_k<T, AV><<<dim3(m, (I / AV + 127) / 128), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+            else
+                act_mul_k<T, 1><<<dim3(m, (I + 127) / 128), 128, 0, st>>>(GU, ACT, I, (int)c.act);
+        }
         mark(s, P_ACT);
         if (gemm(s, w->wd, ACT, ffo, m, H, I, 0.f, e)) return -1;
         mark(s, P_DOWN);
@@ -674,12 +697,13 @@ int prepare(cuda_state *s, ko_err *e) {
     } g[] = {
         {"qkv", w->wqkv, s->XN, s->S1, Tb, qkv_width(c), H},
         {"o", w->wo, s->S1, s->Y, Tb, H, c.n_heads * c.head_dim},
-        {"gate_up", w->wgu, s->XN, s->S1, Tb, 2 * I, H},
+        {"gate_up", s->hg ? NULL : w->wgu, s->XN, s->S1, Tb, 2 * I, H}, /* with s->hg not a cuBLASLt product */
         {"down", w->wd, s->S1, s->Y, Tb, H, I},
         {"lm_head", s->lm_head, s->HN, s->LG, s->RG, s->VC, H},
     };
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         ko_err te = {};
+        if (!g[i].W) continue;
         if (ko_gemm_tune(s->gm, g[i].W, g[i].X, g[i].Y, g[i].M, g[i].N, g[i].K, g[i].what, s->verbose, &te)) {
             cudaGetLastError();
             if (s->verbose) fprintf(stderr, "koeval: cuda: gemm %s not tuned: %s\n", g[i].what, te.msg);

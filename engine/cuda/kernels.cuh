@@ -1,5 +1,6 @@
 /* kernels.cuh — the CUDA backend's own kernels (everything but the matrix products, which go to
- * cuBLASLt, engine/cuda/gemm.cu). Included once, by cuda_backend.cu.
+ * cuBLASLt, engine/cuda/gemm.cu, or to the Hopper kernel, engine/cuda/hgemm.cu). Included by
+ * cuda_backend.cu (and tests/cuda/test_cuda_hgemm for act_mul_k, its reference).
  *
  * Every kernel is templated on the activation type T (float, __half, __nv_bfloat16) and computes in
  * fp32. Where HF transformers running in bf16/fp16 rounds an intermediate to the model dtype, rnd<T>
@@ -18,17 +19,7 @@
 
 #include <type_traits>
 
-typedef __nv_bfloat16 bf16;
-
-__device__ __forceinline__ float tof(float x) { return x; }
-__device__ __forceinline__ float tof(__half x) { return __half2float(x); }
-__device__ __forceinline__ float tof(bf16 x) { return __bfloat162float(x); }
-template <class T> __device__ __forceinline__ T fromf(float x);
-template <> __device__ __forceinline__ float fromf<float>(float x) { return x; }
-template <> __device__ __forceinline__ __half fromf<__half>(float x) { return __float2half_rn(x); }
-template <> __device__ __forceinline__ bf16 fromf<bf16>(float x) { return __float2bfloat16_rn(x); }
-/* x rounded to T and back: where HF's bf16 arithmetic rounds. */
-template <class T> __device__ __forceinline__ float rnd(float x) { return tof(fromf<T>(x)); }
+#include "engine/cuda/numerics.cuh"
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -345,18 +336,6 @@ template <class T> __device__ __forceinline__ void mma16816(float c[4], const un
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-/* Two floats rounded to T, packed (the lower column in the low half). */
-template <class T> __device__ __forceinline__ unsigned pack2(float lo, float hi) {
-    unsigned u;
-    if constexpr (std::is_same<T, __half>::value) {
-        __half2 v = __floats2half2_rn(lo, hi);
-        memcpy(&u, &v, 4);
-    } else {
-        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-        memcpy(&u, &v, 4);
-    }
-    return u;
-}
 
 template <class T, int HD>
 __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_tile *tiles, const int *pos, const int *br,
@@ -503,12 +482,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     }
 }
 
-/* out[t, i] = round(round(act(g)) * u) with g, u the two halves of the fused gate|up row. */
-__device__ __forceinline__ float act_f(float g, int act) {
-    if (act == 0) return g / (1.f + expf(-g));                                                   /* silu */
-    if (act == 1) return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
-    return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                      /* gelu */
-}
+/* out[t, i] = round(round(act(g)) * u) with g, u the two halves of the fused gate|up row (act_f: numerics.cuh). */
 /* grid (tokens, ceil(I / (blockDim * V))): tokens in x, whose limit is 2^31 - 1 (y's is 65535, fewer
  * than a large --batch_size); V elements per thread, 16-byte accesses when V * size = 16. */
 template <class T, int V> __global__ void act_mul_k(const T *gu, T *out, int I, int act) {

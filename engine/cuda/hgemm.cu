@@ -1,0 +1,328 @@
+/* hgemm.cu — the Hopper matrix product of hgemm.cuh.
+ *
+ * Per block (persistent, one per SM, 384 threads): warp 0 of warp group 0 is the producer, one thread
+ * of it issuing the TMA loads of a 128 x 64 tile of X and a 256 x 64 tile of W per stage (128-byte
+ * swizzle, what wgmma reads); warp groups 1 and 2 each own 64 rows of the 128 x 256 output tile and
+ * multiply with wgmma m64n256k16 (4 per stage), their 128 fp32 accumulators per thread in registers.
+ * Stages are handed over with mbarriers: full[s] (the producer's expected bytes arrived), empty[s]
+ * (both consumer groups are done reading). Tiles go in groups of GROUP_M row tiles sweeping all
+ * column tiles, so the X rows and W columns in flight at once stay in L2.
+ *
+ * The epilogue goes through shared memory (sC, 64 x 64 boxes, 128-byte swizzled: the accumulator
+ * layout stores into it without bank conflicts). Plain: each consumer group writes its 64 rows in two
+ * rounds of 128 columns and one of its threads hands each round to a TMA store. Gated: the consumers
+ * write the whole tile's gate|up values (rounded to T, as cuBLAS's output is) and go on to the next
+ * tile at once; warps 1-3 of group 0 compute act(gate) * up from sC and store it, so the tensor cores
+ * never wait for the activation (cfull / cempty hand sC over). */
+#include "engine/cuda/hgemm.cuh"
+
+#include <cuda.h>
+#include <stdint.h>
+
+#include "engine/cuda/numerics.cuh"
+
+namespace {
+
+constexpr int BM = 128, BN = 256, BK = 64, THREADS = 384;
+constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2, BOX_BYTES = 64 * 64 * 2;
+/* Per mode: stages of the load ring, and sC per consumer group (gated: all 256 columns of its 64 rows). */
+template <bool GLU> struct shape {
+    static constexpr int STAGES = GLU ? 3 : 4, C_BYTES = GLU ? 4 * BOX_BYTES : 2 * BOX_BYTES;
+    static constexpr size_t SMEM = (size_t)STAGES * (A_BYTES + B_BYTES) + 2 * C_BYTES + (2 * STAGES + 2) * 8 + 1024 /* alignment */;
+};
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define KO_HGEMM_BODY 1
+#endif
+
+#ifdef KO_HGEMM_BODY /* the device helpers exist in the sm_90a code only */
+constexpr int ACT_THREADS = 96 /* warps 1-3 of warp group 0 */, GROUP_M = 16;
+__device__ __forceinline__ uint32_t saddr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+
+__device__ __forceinline__ void mb_init(uint64_t *b, int n) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(saddr(b)), "r"(n));
+}
+__device__ __forceinline__ void mb_expect(uint64_t *b, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(saddr(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mb_arrive(uint64_t *b) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(saddr(b)) : "memory");
+}
+__device__ __forceinline__ void mb_wait(uint64_t *b, int parity) {
+    uint32_t done = 0;
+    while (!done)
+        asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
+                     : "=r"(done) : "r"(saddr(b)), "r"(parity) : "memory");
+}
+__device__ __forceinline__ void tma_load(void *dst, const CUtensorMap *tm, uint64_t *bar, int x, int y) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];"
+                 ::"r"(saddr(dst)), "l"((uint64_t)tm), "r"(saddr(bar)), "r"(x), "r"(y) : "memory");
+}
+/* A 64 x 64 box of shared memory (128-byte swizzled) to the tensor at column x, row y (clipped at its edges). */
+__device__ __forceinline__ void tma_store(const CUtensorMap *tm, const void *src, int x, int y) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];"
+                 ::"l"((uint64_t)tm), "r"(saddr(src)), "r"(x), "r"(y) : "memory");
+}
+/* wgmma shared-memory descriptor: K-major tile of 128-byte rows, 128-byte swizzle, 8-row groups 1024 bytes apart. */
+__device__ __forceinline__ uint64_t sdesc(const void *p) {
+    return (uint64_t)((saddr(p) & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+}
+
+#define KO_WGMMA_REGS \
+    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
+    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
+    "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
+    "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
+    "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+#define F8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+#define F64(i) F8(i), F8(i + 8), F8(i + 16), F8(i + 24), F8(i + 32), F8(i + 40), F8(i + 48), F8(i + 56)
+#define KO_WGMMA(TY)                                                                                              \
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"                             \
+                 " wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " {" KO_WGMMA_REGS "}, %128, %129, p, 1, 1, 0, 0;\n}" \
+                 : F64(0), F64(64) : "l"(da), "l"(db), "r"(1))
+/* d[0..127] += A(64 x 16, descriptor da) * B(256 x 16, descriptor db)^T for one warp group. */
+template <class T> __device__ __forceinline__ void wgmma256(float *d, uint64_t da, uint64_t db) {
+    if constexpr (std::is_same<T, bf16>::value) KO_WGMMA("bf16");
+    else KO_WGMMA("f16");
+}
+#undef KO_WGMMA
+#undef F64
+#undef F8
+#undef KO_WGMMA_REGS
+
+__device__ __forceinline__ void keep(float *d) {
+#pragma unroll
+    for (int i = 0; i < 128; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+
+/* Tile t of the grouped order -> its first row and column. */
+__device__ __forceinline__ void tile_at(int t, int tm, int tn, int *m0, int *n0) {
+    const int per = GROUP_M * tn, g = t / per, first = g * GROUP_M;
+    const int gm = tm - first < GROUP_M ? tm - first : GROUP_M, r = t % per;
+    *m0 = (first + r % gm) * BM;
+    *n0 = (r / gm) * BN;
+}
+
+/* Byte offset of (row r, column c) in a 64 x 64 box of 16-bit values, 128-byte swizzled. */
+__device__ __forceinline__ int swz(int r, int c) { return r * 128 + ((((c * 2) >> 4) ^ (r & 7)) << 4) + ((c * 2) & 15); }
+#endif
+
+template <class T, bool GLU>
+__global__ void __launch_bounds__(THREADS, 1)
+hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw, const __grid_constant__ CUtensorMap tmy,
+        T *Y, int M, int N, int K, int act) {
+#ifdef KO_HGEMM_BODY
+    constexpr int STAGES = shape<GLU>::STAGES, C_BYTES = shape<GLU>::C_BYTES;
+    extern __shared__ unsigned char smem_raw[];
+    unsigned char *sm = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    unsigned char *sA = sm, *sB = sm + STAGES * A_BYTES, *sC = sB + STAGES * B_BYTES;
+    uint64_t *full = (uint64_t *)(sC + 2 * C_BYTES), *empty = full + STAGES, *cfull = empty + STAGES, *cempty = cfull + 1;
+    const int tm = (M + BM - 1) / BM, tn = (N + BN - 1) / BN, ntiles = tm * tn, nk = (K + BK - 1) / BK;
+    const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) mb_init(&full[s], 1), mb_init(&empty[s], 2);
+        mb_init(cfull, 256), mb_init(cempty, ACT_THREADS / 32);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    if (wg == 0 && t == 0) { /* the producer */
+        int s = 0, ph = 0;
+        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+            int m0, n0;
+            tile_at(tile, tm, tn, &m0, &n0);
+            for (int kb = 0; kb < nk; kb++) {
+                mb_wait(&empty[s], ph);
+                mb_expect(&full[s], A_BYTES + B_BYTES);
+                tma_load(sA + s * A_BYTES, &tmx, &full[s], kb * BK, m0);
+                tma_load(sB + s * B_BYTES, &tmw, &full[s], kb * BK, n0);
+                if (++s == STAGES) s = 0, ph ^= 1;
+            }
+        }
+    } else if (wg == 0) { /* the activation warps (gated only) */
+        if (!GLU || t < 32) return;
+        const int NO = N / 2, a = t - 32;
+        int it = 0;
+        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x, it++) {
+            int m0, n0;
+            tile_at(tile, tm, tn, &m0, &n0);
+            mb_wait(cfull, it & 1);
+            /* item: row r of the tile, output columns 8k..8k+7 (interleaved weight: gate in accumulator
+             * columns 16k..16k+7, up in 16k+8..16k+15, i.e. chunks 2(k%4) and +1 of box k/4) */
+            for (int i = a; i < BM * 16; i += ACT_THREADS) {
+                const int r = i / 16, k = i % 16, rl = r % 64, row = m0 + r, col = n0 / 2 + 8 * k;
+                const unsigned char *box = sC + (r / 64) * C_BYTES + (k / 4) * BOX_BYTES + rl * 128;
+                const uint4 gv = *(const uint4 *)(box + (((2 * (k % 4)) ^ (rl & 7)) << 4));
+                const uint4 uv = *(const uint4 *)(box + (((2 * (k % 4) + 1) ^ (rl & 7)) << 4));
+                const T *g = (const T *)&gv, *u = (const T *)&uv;
+                unsigned o[4];
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    o[j] = pack2<T>(rnd<T>(act_f(tof(g[2 * j]), act)) * tof(u[2 * j]), rnd<T>(act_f(tof(g[2 * j + 1]), act)) * tof(u[2 * j + 1]));
+                if (row < M && col < NO) *(uint4 *)(Y + (size_t)row * NO + col) = make_uint4(o[0], o[1], o[2], o[3]);
+            }
+            __syncwarp();
+            if (t % 32 == 0) mb_arrive(cempty);
+        }
+    } else { /* the consumers */
+        const int c = wg - 1; /* this group's 64 rows of the tile */
+        if (t == 0)
+            for (int s = 0; s < STAGES; s++) mb_arrive(&empty[s]); /* every stage starts free */
+        int s = 0, ph = 0, it = 0;
+        float d[128];
+        unsigned char *cs = sC + c * C_BYTES;
+        const int rl = (t / 32) * 16 + (t % 32) / 4, cq = 2 * (t % 4);
+        /* accumulator columns j8..j8+7 of n8 block j -> box j / 8 of sC, rows rl and rl + 8 */
+        auto put = [&](int j, const float *v) {
+            unsigned char *box = cs + (j / 8) * BOX_BYTES;
+            const int col = 8 * (j % 8) + cq;
+            *(unsigned *)(box + swz(rl, col)) = pack2<T>(v[0], v[1]);
+            *(unsigned *)(box + swz(rl + 8, col)) = pack2<T>(v[2], v[3]);
+        };
+        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x, it++) {
+            int m0, n0;
+            tile_at(tile, tm, tn, &m0, &n0);
+#pragma unroll
+            for (int i = 0; i < 128; i++) d[i] = 0.f;
+            int prev = -1;
+            for (int kb = 0; kb < nk; kb++) {
+                mb_wait(&full[s], ph);
+                asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+                const uint64_t da = sdesc(sA + s * A_BYTES + c * 64 * BK * 2), db = sdesc(sB + s * B_BYTES);
+#pragma unroll
+                for (int k = 0; k < BK / 16; k++) wgmma256<T>(d, da + 2 * k, db + 2 * k); /* +32 bytes: the next 16 of K */
+                asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+                asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+                if (prev >= 0 && t == 0) mb_arrive(&empty[prev]); /* the group before this one has finished reading */
+                prev = s;
+                if (++s == STAGES) s = 0, ph ^= 1;
+            }
+            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+            keep(d);
+            if (t == 0) mb_arrive(&empty[prev]);
+            /* Accumulator layout of m64nNk16: n8 block j of warp w holds rows 16w + lane/4 (d[4j], d[4j+1])
+             * and +8 (d[4j+2], d[4j+3]), columns 8j + 2 (lane % 4) + {0, 1}. */
+            if (GLU) {
+                if (it > 0) mb_wait(cempty, (it - 1) & 1); /* the activation warps are done with the last tile */
+#pragma unroll
+                for (int j = 0; j < 32; j++) put(j, d + 4 * j);
+                mb_arrive(cfull);
+            } else {
+#pragma unroll
+                for (int rd = 0; rd < 2; rd++) { /* unrolled: d is indexed by constants only, so it stays in registers */
+                    if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory"); /* sC's last store has read it */
+                    asm volatile("bar.sync %0, 128;" ::"r"(1 + c) : "memory");
+#pragma unroll
+                    for (int j = 0; j < 16; j++) put(j, d + 4 * (16 * rd + j));
+                    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+                    asm volatile("bar.sync %0, 128;" ::"r"(1 + c) : "memory");
+                    if (t == 0) {
+                        tma_store(&tmy, cs, n0 + 128 * rd, m0 + c * 64);
+                        tma_store(&tmy, cs + BOX_BYTES, n0 + 128 * rd + 64, m0 + c * 64);
+                        asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+                    }
+                }
+            }
+        }
+        if (!GLU && t == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
+    }
+#else
+    (void)tmx, (void)tmw, (void)tmy, (void)Y, (void)M, (void)N, (void)K, (void)act; /* no sm_90a code: ko_hgemm_usable said no */
+#endif
+}
+
+/* 1 where the sm_90a code (the kernel's body) is what runs on this card. */
+__global__ void has_body_k(int *out) {
+#ifdef KO_HGEMM_BODY
+    *out = 1;
+#else
+    *out = 0;
+#endif
+}
+
+__global__ void interleave_k(const unsigned char *src, unsigned char *dst, int N, size_t row_bytes) {
+    const int r = blockIdx.x, half = N / 2, b = r / 16, w = r % 16;
+    const int from = w < 8 ? 8 * b + w : half + 8 * b + w - 8;
+    const uint4 *s = (const uint4 *)(src + (size_t)from * row_bytes);
+    uint4 *o = (uint4 *)(dst + (size_t)r * row_bytes);
+    for (size_t i = threadIdx.x; i < row_bytes / 16; i += blockDim.x) o[i] = s[i];
+}
+
+typedef CUresult (*encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *, const cuuint64_t *,
+                              const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave, CUtensorMapSwizzle,
+                              CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+encode_fn encoder(void) {
+    static encode_fn fn;
+    if (!fn) {
+        void *p = NULL;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) == cudaSuccess &&
+            q == cudaDriverEntryPointSuccess)
+            fn = (encode_fn)p;
+    }
+    return fn;
+}
+
+/* A row-major [rows, K] 16-bit matrix in boxes of box_rows x 64, 128-byte swizzled. */
+int tensor_map(CUtensorMap *tm, int dt16, const void *p, int rows, int K, int box_rows, ko_err *e) {
+    encode_fn enc = encoder();
+    if (!enc) return ko_fail(e, "cuda: the driver has no cuTensorMapEncodeTiled");
+    cuuint64_t dim[2] = {(cuuint64_t)K, (cuuint64_t)rows}, stride[1] = {(cuuint64_t)K * 2};
+    cuuint32_t box[2] = {BK, (cuuint32_t)box_rows}, es[2] = {1, 1};
+    CUresult r = enc(tm, dt16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)p, dim, stride, box, es,
+                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? 0 : ko_fail(e, "cuda: cuTensorMapEncodeTiled failed (%d) for a %d x %d matrix", (int)r, rows, K);
+}
+
+template <class T, bool GLU> int launch(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, int nsm, ko_err *e) {
+    static bool attr;
+    if (!attr) {
+        cudaError_t r = cudaFuncSetAttribute(hgemm_k<T, GLU>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<GLU>::SMEM);
+        if (r != cudaSuccess) return ko_fail(e, "cuda: hgemm shared memory: %s", cudaGetErrorString(r));
+        attr = true;
+    }
+    CUtensorMap tx, tw, ty;
+    const int dt16 = std::is_same<T, bf16>::value ? 0 : 1;
+    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN, e) ||
+        tensor_map(&ty, dt16, Y, M, GLU ? N / 2 : N, 64, e))
+        return -1;
+    const int tiles = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
+    hgemm_k<T, GLU><<<tiles < nsm ? tiles : nsm, THREADS, shape<GLU>::SMEM, st>>>(tx, tw, ty, (T *)Y, M, N, K, act);
+    cudaError_t r = cudaGetLastError();
+    return r == cudaSuccess ? 0 : ko_fail(e, "cuda: hgemm launch: %s", cudaGetErrorString(r));
+}
+
+} // namespace
+
+bool ko_hgemm_usable(int device) {
+    cudaDeviceProp p;
+    if (cudaSetDevice(device) != cudaSuccess || cudaGetDeviceProperties(&p, device) != cudaSuccess || p.major != 9 || p.minor != 0 ||
+        !encoder())
+        return false;
+    int *d = NULL, h = 0;
+    if (cudaMalloc(&d, sizeof h) != cudaSuccess) return cudaGetLastError(), false;
+    has_body_k<<<1, 1>>>(d);
+    bool ok = cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost) == cudaSuccess && h == 1;
+    cudaFree(d);
+    cudaGetLastError();
+    return ok;
+}
+
+int ko_hgemm_run(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, int glu, int nsm, ko_err *e) {
+    if (K % 8 || N % 16 || M <= 0) return ko_fail(e, "cuda: hgemm needs K %% 8 == 0 and N %% 16 == 0 (M %d, N %d, K %d)", M, N, K);
+    if (glu >= 0) return dt16 ? launch<__half, true>(st, W, X, Y, M, N, K, glu, nsm, e) : launch<bf16, true>(st, W, X, Y, M, N, K, glu, nsm, e);
+    return dt16 ? launch<__half, false>(st, W, X, Y, M, N, K, -1, nsm, e) : launch<bf16, false>(st, W, X, Y, M, N, K, -1, nsm, e);
+}
+
+int ko_hgemm_interleave(cudaStream_t st, const void *src, void *dst, int N, int K, int esz, ko_err *e) {
+    if (N % 16 || ((size_t)K * esz) % 16) return ko_fail(e, "cuda: gate/up interleave needs N %% 16 == 0 (N %d)", N);
+    interleave_k<<<N, 256, 0, st>>>((const unsigned char *)src, (unsigned char *)dst, N, (size_t)K * esz);
+    cudaError_t r = cudaGetLastError();
+    return r == cudaSuccess ? 0 : ko_fail(e, "cuda: interleave: %s", cudaGetErrorString(r));
+}

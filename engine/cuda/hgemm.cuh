@@ -1,0 +1,26 @@
+/* hgemm.cuh — the CUDA backend's own Hopper matrix product (sm_90a: TMA loads, wgmma tensor cores,
+ * a producer warp group feeding two consumer warp groups through a 4-stage shared-memory ring,
+ * persistent blocks over 128 x 256 output tiles in L2-friendly groups).
+ *
+ * Y[M, N] = X[M, K] · W[N, K]^T, row-major, 16-bit in and out, fp32 accumulation. Its reason to exist
+ * is the gated feed-forward: with glu >= 0 the weight is the gate|up pair interleaved in groups of 8
+ * rows (ko_hgemm_interleave) and the epilogue writes act(gate) * up, rounded as act_mul_k rounds,
+ * straight from the accumulators: the [tokens x 2I] gate|up product never reaches memory.
+ *
+ * Compiled for every architecture; only sm_90a machine code has a body (ko_hgemm_usable says whether
+ * the running card executes it). Requirements: K % 8 == 0 and N % 16 == 0 (TMA strides, epilogue
+ * pairs); rows and columns past M, N and a K tail are handled (TMA fills zeros, stores are guarded). */
+#pragma once
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "common/ko.h"
+}
+
+/* Whether the card runs the kernel: compute capability 9.0 and the sm_90a code present. */
+bool ko_hgemm_usable(int device);
+/* dt16: 0 bf16, 1 fp16. glu: -1 plain product, else the act_f activation (0 silu, 1 gelu tanh, 2 gelu)
+ * and Y is [M, N / 2]. nsm: the card's SM count (the persistent grid). */
+int ko_hgemm_run(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, int glu, int nsm, ko_err *e);
+/* dst[N, K] = src's [gate (N/2 rows); up (N/2 rows)] interleaved in groups of 8 rows: g0..g7 u0..u7 g8.. */
+int ko_hgemm_interleave(cudaStream_t st, const void *src, void *dst, int N, int K, int esz, ko_err *e);

@@ -1,0 +1,40 @@
+/* numerics.cuh — the CUDA backend's scalar conversions and roundings, shared by its own kernels
+ * (kernels.cuh) and the Hopper GEMM's epilogue (hgemm.cu), so both round exactly alike. */
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <string.h>
+
+#include <type_traits>
+
+typedef __nv_bfloat16 bf16;
+
+__device__ __forceinline__ float tof(float x) { return x; }
+__device__ __forceinline__ float tof(__half x) { return __half2float(x); }
+__device__ __forceinline__ float tof(bf16 x) { return __bfloat162float(x); }
+template <class T> __device__ __forceinline__ T fromf(float x);
+template <> __device__ __forceinline__ float fromf<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half fromf<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ bf16 fromf<bf16>(float x) { return __float2bfloat16_rn(x); }
+/* x rounded to T and back: where HF's bf16 arithmetic rounds. */
+template <class T> __device__ __forceinline__ float rnd(float x) { return tof(fromf<T>(x)); }
+
+/* Two floats rounded to T, packed (the lower column in the low half). */
+template <class T> __device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    unsigned u;
+    if constexpr (std::is_same<T, __half>::value) {
+        __half2 v = __floats2half2_rn(lo, hi);
+        memcpy(&u, &v, 4);
+    } else {
+        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+        memcpy(&u, &v, 4);
+    }
+    return u;
+}
+
+/* The feed-forward activations (act 0 silu, 1 gelu tanh, 2 gelu), in fp32. */
+__device__ __forceinline__ float act_f(float g, int act) {
+    if (act == 0) return g / (1.f + expf(-g));                                                   /* silu */
+    if (act == 1) return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
+    return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                      /* gelu */
+}
