@@ -74,10 +74,10 @@ struct cuda_state {
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
     bool profile;
     bool no_prune; /* KOEVAL_CUDA_PRUNE=0: the last layer's feed-forward over every row (comparisons) */
-    /* the attention kernel chosen by set_smem_limit: attn_fa_k<T, head_dim> with fa_gw query heads per
-     * block and fa_bytes of shared memory, or fa == NULL for attn_k */
+    /* the attention kernel chosen by set_smem_limit: attn_fa_k<T, head_dim> with fa_gw query heads x
+     * fa_qg tiles per block and fa_bytes of shared memory, or fa == NULL for attn_k */
     void *fa;
-    int fa_gw;
+    int fa_gw, fa_qg;
     size_t fa_bytes;
     bool attn_simple;
     cudaEvent_t pev[1024];
@@ -483,7 +483,7 @@ int gemm(cuda_state *s, const void *W, const void *X, void *Y, int M, int N, int
 }
 
 struct dev_meta {
-    int *tok, *pos, *br, *rows, *row_ts, *row_tn, *ttok, *trow;
+    int *tok, *pos, *br, *rows, *row_ts, *row_tn, *ttok, *trow, *gst;
     ko_tile *tiles;
     float *lp;
     unsigned char *greedy;
@@ -525,13 +525,13 @@ template <class T> int fa_heads(const cuda_state *s) {
     return gw;
 }
 template <class T, int HD> void *fa_fn() { return (void *)attn_fa_k<T, HD>; }
-template <class T> void *fa_kernel(int hd, size_t *smem, int gw) {
+template <class T> void *fa_kernel(int hd, size_t *smem, int warps) {
     switch (hd) {
-    case 16: *smem = fa_smem<16>(gw); return fa_fn<T, 16>();
-    case 32: *smem = fa_smem<32>(gw); return fa_fn<T, 32>();
-    case 64: *smem = fa_smem<64>(gw); return fa_fn<T, 64>();
-    case 128: *smem = fa_smem<128>(gw); return fa_fn<T, 128>();
-    default: *smem = fa_smem<256>(gw); return fa_fn<T, 256>();
+    case 16: *smem = fa_smem<16>(warps); return fa_fn<T, 16>();
+    case 32: *smem = fa_smem<32>(warps); return fa_fn<T, 32>();
+    case 64: *smem = fa_smem<64>(warps); return fa_fn<T, 64>();
+    case 128: *smem = fa_smem<128>(warps); return fa_fn<T, 128>();
+    default: *smem = fa_smem<256>(warps); return fa_fn<T, 256>();
     }
 }
 
@@ -543,7 +543,8 @@ void rowk(cuda_state *s, int n, T *X, const T *Y, const T *postw, const T *prew,
     else row_k<T, 1><<<n, 256, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
 }
 
-template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_batch *b, ko_err *e) {
+/* gst: the batch's attention tile groups (ng starts relative to its tiles, then the end) */
+template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_batch *b, const int *gst, int ng, ko_err *e) {
     const ko_config &c = s->cfg;
     const int H = c.hidden, nh = c.n_heads, nkv = c.n_kv_heads, hd = c.head_dim, I = c.intermediate;
     const int nt = b->nt, S = qkv_width(c);
@@ -576,8 +577,8 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
             float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
             int win = w->sliding ? c.sliding_window : 0;
             if (s->fa) {
-                void *args[] = {&QKV, &A, &tiles, &pos, &br, (void *)&nh, (void *)&nkv, (void *)&S, &sc, &cap, &win, &s->fa_gw};
-                CK(cudaLaunchKernel(s->fa, dim3(b->ntile, nh / s->fa_gw), dim3(32 * s->fa_gw), args, s->fa_bytes, st));
+                void *args[] = {&QKV, &A, &tiles, &gst, &pos, &br, (void *)&nh, (void *)&nkv, (void *)&S, &sc, &cap, &win, &s->fa_gw};
+                CK(cudaLaunchKernel(s->fa, dim3(ng, nh / s->fa_gw), dim3(32 * s->fa_gw * s->fa_qg), args, s->fa_bytes, st));
             } else {
                 attn_k<T><<<dim3(b->ntile, nh), 128, asm_bytes, st>>>(QKV, A, tiles, pos, br, nh, nkv, hd, S, sc, cap, win);
             }
@@ -647,8 +648,15 @@ template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
     CK(cudaFuncSetAttribute(attn_k<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
     s->fa = NULL;
     s->fa_gw = fa_heads<T>(s);
+    /* Tiles per block: as many as make 4 warps (NOTES.md: 12b, 2 tiles of 2 heads: attention 7.82 s at
+     * 5-shot against 8.53 s with 4 tiles and 8.62 with 1; at 0-shot 0.465 s against 0.449 with 1).
+     * KOEVAL_CUDA_ATTN_GROUP=n sets it (at most 8 warps: 8 / fa_gw), for comparisons and the tests. */
+    const char *ag = getenv("KOEVAL_CUDA_ATTN_GROUP");
+    const int most = s->fa_gw ? 8 / s->fa_gw : 1;
+    s->fa_qg = s->fa_gw && s->fa_gw < 4 ? 4 / s->fa_gw : 1;
+    if (ag && atoi(ag) >= 1) s->fa_qg = atoi(ag) < most ? atoi(ag) : most;
     if constexpr (sizeof(T) == 2) if (s->fa_gw) {
-        void *fa = fa_kernel<T>(s->cfg.head_dim, &s->fa_bytes, s->fa_gw);
+        void *fa = fa_kernel<T>(s->cfg.head_dim, &s->fa_bytes, s->fa_gw * s->fa_qg);
         if (s->fa_bytes > s->prop.sharedMemPerBlockOptin)
             return ko_fail(e, "cuda: attention needs %zu bytes of shared memory per block, the card has %zu", s->fa_bytes,
                            (size_t)s->prop.sharedMemPerBlockOptin);
@@ -764,8 +772,11 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
                 unshared, p.nb, Tb);
     }
 
+    /* Attention tile groups, per batch: runs of up to fa_qg consecutive tiles of one document. */
+    int *bg0 = (int *)ko_xmalloc(sizeof(int) * (size_t)(p.nb + 1)), *gs = (int *)ko_xmalloc(sizeof(int) * (size_t)(p.ntile + p.nb));
+    int ngs = ko_group_tiles(&p, s->fa ? s->fa_qg : 1, bg0, gs);
     /* All batches' metadata in one pinned buffer and one upload. */
-    size_t ni = (size_t)3 * p.ntok + 3 * (size_t)p.nrow + 2 * (size_t)p.ntg;
+    size_t ni = (size_t)3 * p.ntok + 3 * (size_t)p.nrow + 2 * (size_t)p.ntg + (size_t)ngs;
     size_t bytes = ni * 4 + (size_t)p.ntile * sizeof(ko_tile) + (size_t)p.ntg * 5 + 256;
     char *hbuf = NULL, *dbuf = NULL;
     dev_meta dm = {};
@@ -793,6 +804,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
         dm.ttok = (int *)put(p.ttok, 4 * (size_t)p.ntg);
         dm.trow = (int *)put(p.trow, 4 * (size_t)p.ntg);
         dm.tiles = (ko_tile *)put(p.tiles, sizeof(ko_tile) * (size_t)p.ntile);
+        dm.gst = (int *)put(gs, 4 * (size_t)ngs);
         size_t in_bytes = off;
         dm.lp = (float *)put(NULL, 4 * (size_t)p.ntg);
         dm.greedy = (unsigned char *)put(NULL, (size_t)p.ntg);
@@ -807,9 +819,10 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     }
     for (int i = 0; i < p.nb; i++) {
         int r;
-        if (s->dt == KO_F32) r = run_batch<float>(s, &dm, &p.b[i], e);
-        else if (s->dt == KO_F16) r = run_batch<__half>(s, &dm, &p.b[i], e);
-        else r = run_batch<bf16>(s, &dm, &p.b[i], e);
+        const int *gst = dm.gst + bg0[i], ng = bg0[i + 1] - bg0[i] - 1;
+        if (s->dt == KO_F32) r = run_batch<float>(s, &dm, &p.b[i], gst, ng, e);
+        else if (s->dt == KO_F16) r = run_batch<__half>(s, &dm, &p.b[i], gst, ng, e);
+        else r = run_batch<bf16>(s, &dm, &p.b[i], gst, ng, e);
         if (r) goto out;
     }
     lp_h = (float *)ko_xmalloc(4 * (size_t)p.ntg + 4);
@@ -850,6 +863,8 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
 out:
     free(lp_h);
     free(gr_h);
+    free(bg0);
+    free(gs);
     if (hbuf) cudaFreeHost(hbuf);
     if (dbuf) cudaFree(dbuf);
     ko_packed_free(&p);

@@ -308,8 +308,8 @@ template <int HD> struct fa_shape {
     static constexpr int KC = HD >= 256 ? 16 : 32; /* keys per chunk */
     static constexpr int LD = HD + 8;             /* shared row stride (elements): conflict-free ldmatrix */
 };
-template <int HD> inline size_t fa_smem(int gw) {
-    return (size_t)(4 * fa_shape<HD>::KC + 16 * gw) * fa_shape<HD>::LD * 2;
+template <int HD> inline size_t fa_smem(int warps) { /* K, V double-buffered + 16 query rows per warp */
+    return (size_t)(4 * fa_shape<HD>::KC + 16 * warps) * fa_shape<HD>::LD * 2;
 }
 __device__ __forceinline__ unsigned sm_addr(const void *p) { return (unsigned)__cvta_generic_to_shared(p); }
 __device__ __forceinline__ void cp16(void *dst, const void *src, bool ok) {
@@ -337,18 +337,25 @@ template <class T> __device__ __forceinline__ void mma16816(float c[4], const un
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* Block = one group of up to blockDim / (32 gw) consecutive tiles of one document (gst: the batch's
+ * group starts, one more entry at the end) x gw query heads of one GQA group; warp w takes tile slot
+ * w / gw, head w % gw. The K/V chunks are loaded once for all the group's warps, up to the last
+ * tile's keys; each warp masks by its own tile's, so its keys, chunks and sums are those it would have
+ * alone (a group changes no result). */
 template <class T, int HD>
-__global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_tile *tiles, const int *pos, const int *br,
+__global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_tile *tiles, const int *gst, const int *pos, const int *br,
                                                  int nh, int nkv, int stride, float scale, float softcap, int window, int gw) {
     static_assert(sizeof(T) == 2, "tensor-core attention is for bf16 / fp16");
     constexpr int KC = fa_shape<HD>::KC, LD = fa_shape<HD>::LD, NT = KC / 8, DT = HD / 8, V8 = HD / 8;
     extern __shared__ __align__(128) unsigned char fa_raw[];
     T *Ks = (T *)fa_raw, *Vs = Ks + 2 * KC * LD, *Qs = Vs + 2 * KC * LD;
-    const ko_tile tl = tiles[blockIdx.x];
-    const int grp = nh / nkv, nhb = grp / gw, g = blockIdx.y / nhb;
     const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g8 = lane >> 2, t4 = lane & 3;
-    const int h = g * grp + (blockIdx.y % nhb) * gw + w;
-    const int nk = ko_tile_nkeys(&tl);
+    const int t0 = gst[blockIdx.x], ngt = gst[blockIdx.x + 1] - t0, slot = w / gw;
+    const bool active = slot < ngt;
+    const ko_tile tl = tiles[t0 + (active ? slot : 0)], tlast = tiles[t0 + ngt - 1];
+    const int grp = nh / nkv, nhb = grp / gw, g = blockIdx.y / nhb;
+    const int h = g * grp + (blockIdx.y % nhb) * gw + w % gw;
+    const int nk = active ? ko_tile_nkeys(&tl) : 0, nkb = ko_tile_nkeys(&tlast);
     const size_t koff = (size_t)(nh + g) * HD, voff = (size_t)(nh + nkv + g) * HD;
     T *Qw = Qs + w * 16 * LD;
     for (int i = lane; i < 16 * V8; i += 32) {
@@ -358,7 +365,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     auto load_kv = [&](int stage, int c0) { /* keys c0.. of the tile (document order) */
         for (int i = threadIdx.x; i < KC * V8; i += blockDim.x) {
             const int r = i / V8, c = (i % V8) * 8;
-            const bool in = c0 + r < nk;
+            const bool in = c0 + r < nkb;
             const T *src = qkv + (size_t)(in ? ko_tile_key(&tl, c0 + r) : tl.q0) * stride + c;
             cp16(Ks + (stage * KC + r) * LD + c, src + koff, in);
             cp16(Vs + (stage * KC + r) * LD + c, src + voff, in);
@@ -371,7 +378,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         const int row = g8 + 8 * r;
-        qok[r] = row < tl.nq;
+        qok[r] = active && row < tl.nq;
         qi[r] = tl.q0 + row;
         qpos[r] = qok[r] ? pos[qi[r]] : 0;
         qbr[r] = qok[r] ? br[qi[r]] : 0;
@@ -379,7 +386,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
 #pragma unroll
     for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
-    const int nchunk = (nk + KC - 1) / KC;
+    const int nchunk = (nkb + KC - 1) / KC;
     for (int ci = 0; ci < nchunk; ci++) {
         const int c0 = ci * KC, stage = ci & 1;
         if (ci + 1 < nchunk) load_kv(stage ^ 1, c0 + KC);

@@ -164,3 +164,20 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
     free(order);
     free(u);
 }
+
+int ko_group_tiles(const ko_packed *p, int qg, int *bg0, int *gs) {
+    int n = 0;
+    for (int b = 0; b < p->nb; b++) {
+        const ko_tile *t = p->tiles + p->b[b].tile0;
+        bg0[b] = n;
+        for (int i = 0, first = 0; i < p->b[b].ntile; i++) {
+            const ko_tile *f = &t[first];
+            bool same = i > first && i - first < qg && t[i].k0 == f->k0 && t[i].p0 == f->p0 && t[i].np == f->np &&
+                        t[i].q0 == t[i - 1].q0 + t[i - 1].nq;
+            if (!same) gs[n++] = first = i;
+        }
+        gs[n++] = p->b[b].ntile;
+    }
+    bg0[p->nb] = n;
+    return n;
+}

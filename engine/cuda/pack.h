@@ -54,3 +54,8 @@ int ko_doc_len(const ko_doc *d);
  * not freed); ko_packed_free releases it. */
 void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p);
 void ko_packed_free(ko_packed *p);
+/* Groups each batch's tiles into runs of at most qg consecutive tiles of one document (same k0, p0,
+ * np: one attention block loads their keys once). Batch b's groups start at gs[bg0[b]] ..
+ * gs[bg0[b + 1] - 2] (tile indices relative to the batch), and gs[bg0[b + 1] - 1] = its tile count.
+ * bg0 has nb + 1 entries, gs room for ntile + nb; returns the entries of gs used. */
+int ko_group_tiles(const ko_packed *p, int qg, int *bg0, int *gs);

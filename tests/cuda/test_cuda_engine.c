@@ -412,6 +412,19 @@ int main(void) {
                 for (int i = 0; i < NDOC; i++)
                     for (int c = 0; c < d[i].k; c++) diff += lp[i][c] != d[i].lp[c] || gr[i][c] != d[i].greedy[c];
                 CHECK(diff == 0, "%s %s: %d results differ with and without prefix sharing", arch_name[a], dt, diff);
+                /* Nor does grouping the attention tiles (one tile per block, and the most a block takes, against the default). */
+                for (int qg = 1; qg <= 8; qg *= 8) {
+                    char v[8];
+                    snprintf(v, sizeof v, "%d", qg);
+                    setenv("KOEVAL_CUDA_ATTN_GROUP", v, 1);
+                    rc = run_cuda(&m, dt, bt, d, NDOC, &e);
+                    unsetenv("KOEVAL_CUDA_ATTN_GROUP");
+                    CHECK(rc == 0, "%s %s attention group %d: %s", arch_name[a], dt, qg, e.msg);
+                    diff = 0;
+                    for (int i = 0; i < NDOC; i++)
+                        for (int c = 0; c < d[i].k; c++) diff += lp[i][c] != d[i].lp[c] || gr[i][c] != d[i].greedy[c];
+                    CHECK(diff == 0, "%s %s: %d results differ with attention tile groups of %d", arch_name[a], dt, diff, qg);
+                }
             }
             printf("# %-6s %-8s batch=%-4d max|dLL| %.2e mean %.2e over %d choices; greedy checked %d\n", arch_name[a], dt, bt, worst,
                    sum / cnt, cnt, gcheck);

@@ -81,6 +81,31 @@ static int check_pack(const ko_doc *docs, int n, int Tb, bool share) {
         free(tile_of);
     }
     CHECK(T == p.ntok && NT == p.ntile && R == p.nrow && G == p.ntg, "batch totals differ from the packing's");
+    /* attention tile groups: each batch's tiles in order, runs of <= qg consecutive tiles of one document */
+    for (int qg = 1; qg <= 8; qg *= 2) {
+        int *bg0 = malloc(sizeof(int) * (size_t)(p.nb + 1)), *gs = malloc(sizeof(int) * (size_t)(p.ntile + p.nb));
+        int ng = ko_group_tiles(&p, qg, bg0, gs), bad_grp = 0, multi = 0;
+        bad_grp += bg0[0] != 0 || bg0[p.nb] != ng;
+        for (int bi = 0; bi < p.nb && !bad_grp; bi++) {
+            const ko_tile *t = p.tiles + p.b[bi].tile0;
+            const int *g = gs + bg0[bi], n = bg0[bi + 1] - bg0[bi] - 1;
+            bad_grp += n < 1 || g[0] != 0 || g[n] != p.b[bi].ntile;
+            for (int k = 0; k < n && !bad_grp; k++) {
+                bad_grp += g[k + 1] <= g[k] || g[k + 1] - g[k] > qg;
+                multi += g[k + 1] - g[k] > 1;
+                for (int i = g[k] + 1; i < g[k + 1]; i++)
+                    bad_grp += t[i].k0 != t[g[k]].k0 || t[i].p0 != t[g[k]].p0 || t[i].np != t[g[k]].np || t[i].q0 != t[i - 1].q0 + t[i - 1].nq;
+                /* a run stops only at its size, a new document, or the batch's end */
+                if (k + 1 < n && g[k + 1] - g[k] < qg) {
+                    const ko_tile *a = &t[g[k + 1] - 1], *b = &t[g[k + 1]];
+                    bad_grp += b->k0 == a->k0 && b->p0 == a->p0 && b->np == a->np && b->q0 == a->q0 + a->nq;
+                }
+            }
+        }
+        CHECK(bad_grp == 0, "share=%d Tb=%d qg=%d: %d tile-group errors", share, Tb, qg, bad_grp);
+        CHECK(qg == 1 ? multi == 0 : 1, "qg=1: %d groups of several tiles", multi);
+        free(bg0), free(gs);
+    }
     CHECK(bad_cover == 0, "share=%d Tb=%d: %d tile coverage errors", share, Tb, bad_cover);
     CHECK(bad_row == 0, "share=%d Tb=%d: %d targets outside their row's range", share, Tb, bad_row);
     CHECK(bad_seq == 0, "share=%d Tb=%d: %d targets see other tokens than their own document's", share, Tb, bad_seq);
