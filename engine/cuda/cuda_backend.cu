@@ -7,7 +7,8 @@
  * tokens, uploads all batches' metadata at once and runs the batches back to back on one stream
  * with no host synchronisation until the end. Per batch: embedding, per layer a fused qkv GEMM,
  * q/k norm + RoPE, tree-masked attention, o-proj, residual+norm, the gate|up GEMM with the activation
- * (on sm_90 one kernel, engine/cuda/hgemm.cuh; else cuBLASLt then act_mul_k), down GEMM, residual+norm; then the final norm on only the rows that need logits and the LM head in
+ * (on sm_90 one kernel, engine/cuda/hgemm.cuh; else cuBLASLt then act_mul_k), down GEMM,
+ * residual+norm; then the final norm on only the rows that need logits and the LM head in
  * vocabulary chunks with an online log-sum-exp, target gather and argmax ([tokens x vocab] is never
  * stored). See engine/cuda/NOTES.md for the kernels' numbers.
  */

@@ -39,7 +39,6 @@ template <bool GLU> struct shape {
 constexpr int ACT_THREADS = 96 /* warps 1-3 of warp group 0 */, GROUP_M = 16;
 __device__ __forceinline__ uint32_t saddr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
-
 __device__ __forceinline__ void mb_init(uint64_t *b, int n) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(saddr(b)), "r"(n));
 }
@@ -98,7 +97,6 @@ __device__ __forceinline__ void keep(float *d) {
 #pragma unroll
     for (int i = 0; i < 128; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
-
 
 /* Tile t of the grouped order -> its first row and column. */
 __device__ __forceinline__ void tile_at(int t, int tm, int tn, int *m0, int *n0) {
