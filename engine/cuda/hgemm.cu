@@ -160,7 +160,7 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
                 unsigned o[4];
 #pragma unroll
                 for (int j = 0; j < 4; j++)
-                    o[j] = pack2<T>(rnd<T>(act_f(tof(g[2 * j]), act)) * tof(u[2 * j]), rnd<T>(act_f(tof(g[2 * j + 1]), act)) * tof(u[2 * j + 1]));
+                    o[j] = pack2<T>(glu_f<T>(g[2 * j], u[2 * j], act), glu_f<T>(g[2 * j + 1], u[2 * j + 1], act));
                 if (row < M && col < NO) *(uint4 *)(Y + (size_t)row * NO + col) = make_uint4(o[0], o[1], o[2], o[3]);
             }
             __syncwarp();
@@ -285,10 +285,9 @@ template <class T, bool GLU> int launch(cudaStream_t st, const void *W, const vo
         if (r != cudaSuccess) return ko_fail(e, "cuda: hgemm shared memory: %s", cudaGetErrorString(r));
         attr = true;
     }
-    CUtensorMap tx, tw, ty;
+    CUtensorMap tx, tw, ty = {}; /* ty: the plain product's TMA stores (the gated one stores from the activation warps) */
     const int dt16 = std::is_same<T, bf16>::value ? 0 : 1;
-    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN, e) ||
-        tensor_map(&ty, dt16, Y, M, GLU ? N / 2 : N, 64, e))
+    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN, e) || (!GLU && tensor_map(&ty, dt16, Y, M, N, 64, e)))
         return -1;
     const int tiles = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
     hgemm_k<T, GLU><<<tiles < nsm ? tiles : nsm, THREADS, shape<GLU>::SMEM, st>>>(tx, tw, ty, (T *)Y, M, N, K, act);

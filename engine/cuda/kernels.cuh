@@ -489,7 +489,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     }
 }
 
-/* out[t, i] = round(round(act(g)) * u) with g, u the two halves of the fused gate|up row (act_f: numerics.cuh). */
+/* out[t, i] = round(round(act(g)) * u) with g, u the two halves of the fused gate|up row (glu_f: numerics.cuh). */
 /* grid (tokens, ceil(I / (blockDim * V))): tokens in x, whose limit is 2^31 - 1 (y's is 65535, fewer
  * than a large --batch_size); V elements per thread, 16-byte accesses when V * size = 16. */
 template <class T, int V> __global__ void act_mul_k(const T *gu, T *out, int I, int act) {
@@ -503,10 +503,10 @@ template <class T, int V> __global__ void act_mul_k(const T *gu, T *out, int I, 
         *(uint4 *)gv = *(const uint4 *)g;
         *(uint4 *)uv = *(const uint4 *)u;
 #pragma unroll
-        for (int j = 0; j < V; j++) ov[j] = fromf<T>(rnd<T>(act_f(tof(gv[j]), act)) * tof(uv[j]));
+        for (int j = 0; j < V; j++) ov[j] = fromf<T>(glu_f<T>(gv[j], uv[j], act));
         *(uint4 *)o = *(const uint4 *)ov;
     } else {
-        for (int j = 0; j < V && i0 + j < I; j++) o[j] = fromf<T>(rnd<T>(act_f(tof(g[j]), act)) * tof(u[j]));
+        for (int j = 0; j < V && i0 + j < I; j++) o[j] = fromf<T>(glu_f<T>(g[j], u[j], act));
     }
 }
 

@@ -38,3 +38,6 @@ __device__ __forceinline__ float act_f(float g, int act) {
     if (act == 1) return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
     return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                      /* gelu */
 }
+/* One gated feed-forward output before its final rounding: round(act(g)) * u, as HF computes
+ * act_fn(gate_proj(x)) * up_proj(x) in T. act_mul_k and hgemm's epilogue both use it, so they agree bitwise. */
+template <class T> __device__ __forceinline__ float glu_f(T g, T u, int act) { return rnd<T>(act_f(tof(g), act)) * tof(u); }
