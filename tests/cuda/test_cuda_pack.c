@@ -34,6 +34,8 @@ static void make_doc(tdoc *t, ko_doc *d, int nc, int k, int vocab) {
     *d = (ko_doc){.ctx = t->ctx, .n_ctx = nc, .n_choices = k, .cont = t->cp, .n_cont = t->nn, .logprob = t->lp, .is_greedy = t->gr};
 }
 
+static int multi_span; /* LM-head spans of several batches seen (check_pack) */
+
 /* Checks one packing of docs; returns the packed token count. */
 static int check_pack(const ko_doc *docs, int n, int Tb, bool share) {
     ko_packed p;
@@ -106,6 +108,28 @@ static int check_pack(const ko_doc *docs, int n, int Tb, bool share) {
         CHECK(qg == 1 ? multi == 0 : 1, "qg=1: %d groups of several tiles", multi);
         free(bg0), free(gs);
     }
+    /* LM-head spans at cap = Tb rows (what the engine uses): consecutive batches, a span full before the
+     * next batch, and every target's row and that row's target range rebased to the same global ones */
+    {
+        int *sp0 = malloc(sizeof(int) * (size_t)(p.nb + 1)), *trow0 = malloc(sizeof(int) * (size_t)(p.ntg + 1)), bad_sp = 0;
+        for (int bi = 0; bi < p.nb; bi++)
+            for (int g = p.b[bi].tg0; g < p.b[bi].tg0 + p.b[bi].ntg; g++) trow0[g] = p.b[bi].row0 + p.trow[g];
+        int ns = ko_head_spans(&p, Tb, sp0);
+        bad_sp += ns < 1 || sp0[0] != 0 || sp0[ns] != p.nb;
+        for (int k = 0; k < ns && !bad_sp; k++) {
+            const ko_batch *f = &p.b[sp0[k]], *l = &p.b[sp0[k + 1] - 1];
+            const int rows = l->row0 + l->nrow - f->row0, ntg = l->tg0 + l->ntg - f->tg0;
+            bad_sp += sp0[k + 1] <= sp0[k] || (rows > Tb && sp0[k + 1] - sp0[k] > 1);
+            if (k + 1 < ns) bad_sp += rows + p.b[sp0[k + 1]].nrow <= Tb;
+            multi_span += sp0[k + 1] - sp0[k] > 1;
+            for (int g = 0; g < ntg; g++) {
+                const int r = p.trow[f->tg0 + g], R = f->row0 + r;
+                bad_sp += r < 0 || r >= rows || R != trow0[f->tg0 + g] || g < p.row_ts[R] || g >= p.row_ts[R] + p.row_tn[R];
+            }
+        }
+        CHECK(bad_sp == 0, "share=%d Tb=%d: %d LM-head span errors", share, Tb, bad_sp);
+        free(sp0), free(trow0);
+    }
     CHECK(bad_cover == 0, "share=%d Tb=%d: %d tile coverage errors", share, Tb, bad_cover);
     CHECK(bad_row == 0, "share=%d Tb=%d: %d targets outside their row's range", share, Tb, bad_row);
     CHECK(bad_seq == 0, "share=%d Tb=%d: %d targets see other tokens than their own document's", share, Tb, bad_seq);
@@ -145,6 +169,7 @@ int main(void) {
         CHECK(shared < plain, "budget %d: sharing packed %d tokens, no fewer than %d", Tb, shared, plain);
         printf("# budget %d: %d tokens unshared, %d shared\n", Tb, plain, shared);
     }
+    CHECK(multi_span > 0, "no LM-head span took several batches");
     /* Known case: five documents [1 2 3 4 5 x_i] share exactly their first five tokens; a sixth
      * document equal to the shared part alone must keep its last token (P is shorter than every
      * member's context). */
