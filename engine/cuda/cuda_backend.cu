@@ -54,8 +54,10 @@ struct cuda_state {
     bool tune;  /* KOEVAL_CUDA_GEMM=tune: time cuBLASLt's candidates at open (NOTES.md: no gain measured) */
     bool share; /* KOEVAL_CUDA_SHARE=0: no prefix sharing across documents (comparisons) */
     /* the gated feed-forward through the Hopper kernel (hgemm.cuh): gate|up weights interleaved at
-     * upload, act(gate) * up in the product's epilogue; KOEVAL_CUDA_HGEMM=0: cuBLASLt + act_mul_k */
-    bool hg;
+     * upload, act(gate) * up in the product's epilogue; KOEVAL_CUDA_HGEMM=0: cuBLASLt + act_mul_k.
+     * hg_qkv: the q/k/v product too, with q/k norm + RoPE in its epilogue (where ko_hgemm_rope_fits and
+     * there is no q/k/v bias); KOEVAL_CUDA_HGEMM=glu: the feed-forward only. */
+    bool hg, hg_qkv;
     int max_len;
     double util;
     int batch_tokens_opt;
@@ -65,13 +67,14 @@ struct cuda_state {
     layer_w *L;
     float *invf_g, *invf_l;
     size_t weight_bytes;
-    /* activation buffers for a budget of Tb tokens */
-    int Tb;
-    void *X, *XN, *Y, *S1, *HN, *LG;
+    /* activation buffers for a budget of Tb tokens; HN: the final-normed rows of the current LM-head
+     * span (head_rows of them: consecutive batches' rows until full, ko_head_spans) */
+    int Tb, head_rows;
+    void *X, *XN, *Y, *S1, *HN, *LG, *CS; /* CS (hg_qkv only): the batch's RoPE cos | sin, global then sliding */
     ko_rowst *rowst;
     float *tlogit;
     int max_tgt;
-    int RG, VC;           /* LM head: rows per group, vocab columns per chunk */
+    int RG, VC;           /* LM head: rows per product, vocab columns per chunk */
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
     bool profile;
     bool no_prune; /* KOEVAL_CUDA_PRUNE=0: the last layer's feed-forward over every row (comparisons) */
@@ -247,7 +250,7 @@ void rope_inv_freq(const ko_rope *r, int hd, float *inv) {
 }
 
 void free_buffers(cuda_state *s) {
-    void **bs[] = {&s->X, &s->XN, &s->Y, &s->S1, &s->HN, &s->LG, (void **)&s->rowst, (void **)&s->tlogit};
+    void **bs[] = {&s->X, &s->XN, &s->Y, &s->S1, &s->HN, &s->LG, &s->CS, (void **)&s->rowst, (void **)&s->tlogit};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) {
         if (*bs[i]) cudaFree(*bs[i]);
         *bs[i] = NULL;
@@ -258,18 +261,22 @@ void free_buffers(cuda_state *s) {
 
 size_t bytes_per_token(const cuda_state *s) {
     const ko_config &c = s->cfg;
-    return s->esz * ((size_t)3 * c.hidden + (size_t)s1_width(c)) + sizeof(ko_rowst) + 64;
+    return s->esz * ((size_t)4 * c.hidden + (size_t)s1_width(c) + (s->hg_qkv ? 2 * (size_t)c.head_dim : 0)) + sizeof(ko_rowst) + 64;
 }
 
-/* Activation buffers for Tb tokens and max_tgt targets; -1 on out-of-memory (e filled). */
+/* Rows of an LM-head span for a budget of Tb tokens: a batch's rows always fit, the tuner's RG too. */
+int head_rows_for(const cuda_state *s, int Tb) { return Tb > s->RG ? Tb : s->RG; }
+
+/* Activation buffers for Tb tokens and max_tgt targets per LM-head span; -1 on out-of-memory (e filled). */
 int alloc_buffers(cuda_state *s, int Tb, int max_tgt, ko_err *e) {
     const ko_config &c = s->cfg;
-    size_t H = c.hidden;
+    size_t H = c.hidden, hr = (size_t)head_rows_for(s, Tb);
     struct { void **p; size_t n; } a[] = {
         {&s->X, (size_t)Tb * H * s->esz},       {&s->XN, (size_t)Tb * H * s->esz},
         {&s->Y, (size_t)Tb * H * s->esz},       {&s->S1, (size_t)Tb * s1_width(c) * s->esz},
-        {&s->HN, (size_t)s->RG * H * s->esz},   {&s->LG, (size_t)s->RG * s->VC * s->esz},
-        {(void **)&s->rowst, (size_t)Tb * sizeof(ko_rowst)}, {(void **)&s->tlogit, (size_t)max_tgt * sizeof(float) + 16},
+        {&s->HN, hr * H * s->esz},              {&s->LG, (size_t)s->RG * s->VC * s->esz},
+        {&s->CS, s->hg_qkv ? (size_t)Tb * 2 * c.head_dim * s->esz : 16},
+        {(void **)&s->rowst, hr * sizeof(ko_rowst)}, {(void **)&s->tlogit, (size_t)max_tgt * sizeof(float) + 16},
     };
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
         cudaError_t err = cudaMalloc(a[i].p, a[i].n);
@@ -281,6 +288,7 @@ int alloc_buffers(cuda_state *s, int Tb, int max_tgt, ko_err *e) {
         }
     }
     s->Tb = Tb;
+    s->head_rows = (int)hr;
     s->max_tgt = max_tgt;
     note_peak(s);
     return 0;
@@ -445,8 +453,10 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->no_prune = getenv("KOEVAL_CUDA_PRUNE") && !strcmp(getenv("KOEVAL_CUDA_PRUNE"), "0");
     s->tune = getenv("KOEVAL_CUDA_GEMM") && !strcmp(getenv("KOEVAL_CUDA_GEMM"), "tune");
     s->share = !(getenv("KOEVAL_CUDA_SHARE") && !strcmp(getenv("KOEVAL_CUDA_SHARE"), "0"));
-    s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 &&
-            !(getenv("KOEVAL_CUDA_HGEMM") && !strcmp(getenv("KOEVAL_CUDA_HGEMM"), "0")) && ko_hgemm_usable(dev);
+    const char *hge = getenv("KOEVAL_CUDA_HGEMM");
+    s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 && !(hge && !strcmp(hge, "0")) && ko_hgemm_usable(dev);
+    const ko_hgemm_rope shape = {NULL, NULL, NULL, 0.f, 0, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.head_dim};
+    s->hg_qkv = s->hg && !(hge && !strcmp(hge, "glu")) && ko_hgemm_rope_fits(qkv_width(c), c.hidden, &shape);
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);
@@ -470,8 +480,9 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->load_s = ko_now() - t0;
     note_peak(s);
     if (s->verbose)
-        fprintf(stderr, "koeval: cuda: %s, weights in %.2f s (%.2f GB/s), gated feed-forward %s\n", s->prop.name, s->load_s,
-                s->weight_bytes / 1e9 / (s->load_s > 0 ? s->load_s : 1e-9), s->hg ? "fused (hgemm)" : "cuBLASLt + activation");
+        fprintf(stderr, "koeval: cuda: %s, weights in %.2f s (%.2f GB/s), gated feed-forward %s, q/k/v %s\n", s->prop.name, s->load_s,
+                s->weight_bytes / 1e9 / (s->load_s > 0 ? s->load_s : 1e-9), s->hg ? "fused (hgemm)" : "cuBLASLt + activation",
+                s->hg_qkv ? "with norm + RoPE fused (hgemm)" : "cuBLASLt + norm/RoPE");
     *state = s;
     return 0;
 }
@@ -544,8 +555,9 @@ void rowk(cuda_state *s, int n, T *X, const T *Y, const T *postw, const T *prew,
     else row_k<T, 1><<<n, 256, 0, s->st>>>(X, Y, postw, prew, out, rows, H, eps, p1);
 }
 
-/* gst: the batch's attention tile groups (ng starts relative to its tiles, then the end) */
-template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_batch *b, const int *gst, int ng, ko_err *e) {
+/* The model over one batch, up to its rows' final norm: they land in HN from row hrow (their place in
+ * the LM-head span). gst: the batch's attention tile groups (ng starts relative to its tiles, then the end). */
+template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_batch *b, const int *gst, int ng, int hrow, ko_err *e) {
     const ko_config &c = s->cfg;
     const int H = c.hidden, nh = c.n_heads, nkv = c.n_kv_heads, hd = c.head_dim, I = c.intermediate;
     const int nt = b->nt, S = qkv_width(c);
@@ -563,16 +575,28 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
     rowk<T>(s, nt, X, NULL, NULL, (const T *)s->L[0].attn_norm, XN, NULL, H, eps, p1);
     mark(s, P_EMBED);
     const size_t asm_bytes = att_smem(hd, sizeof(T));
+    T *cs_g = (T *)s->CS, *cs_l = cs_g + (size_t)nt * hd;
+    if (s->hg_qkv) {
+        rope_table_k<T><<<nt, 128, 0, st>>>(pos, s->invf_g, hd, cs_g);
+        rope_table_k<T><<<nt, 128, 0, st>>>(pos, s->invf_l, hd, cs_l);
+        mark(s, P_ROPE);
+    }
     for (int l = 0; l < c.n_layers; l++) {
         const layer_w *w = &s->L[l];
         if (w->bqkv) {
             long long tot = (long long)nt * S;
             bias_fill_k<T><<<grid_for(tot, 256), 256, 0, st>>>(QKV, (const T *)w->bqkv, S, tot);
         }
-        if (gemm(s, w->wqkv, XN, QKV, nt, S, H, w->bqkv ? 1.f : 0.f, e)) return -1;
-        mark(s, P_QKV);
-        qk_rope_k<T><<<nt, 128, 5 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
-                                                               w->sliding ? s->invf_l : s->invf_g);
+        const float *invf = w->sliding ? s->invf_l : s->invf_g;
+        if (s->hg_qkv && !w->bqkv) { /* same bits as the two steps below (tests/cuda/test_cuda_hgemm) */
+            const ko_hgemm_rope rp = {w->sliding ? cs_l : cs_g, w->qn, w->kn, eps, p1, nh * hd, nkv * hd, hd};
+            if (ko_hgemm_qkv(st, s->dt == KO_F16, w->wqkv, XN, QKV, nt, S, H, &rp, s->prop.multiProcessorCount, e)) return -1;
+            mark(s, P_QKV);
+        } else {
+            if (gemm(s, w->wqkv, XN, QKV, nt, S, H, w->bqkv ? 1.f : 0.f, e)) return -1;
+            mark(s, P_QKV);
+            qk_rope_k<T><<<nt, 128, 5 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1, invf);
+        }
         mark(s, P_ROPE);
         {
             float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
@@ -619,25 +643,38 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
         mark(s, P_NORM);
         CK(cudaGetLastError());
     }
-    /* LM head over the rows that need logits, in row groups x vocabulary chunks. */
-    const int *rows = dm->rows + b->row0, *row_ts = dm->row_ts + b->row0, *row_tn = dm->row_tn + b->row0;
-    rowst_init_k<<<(b->nrow + 255) / 256, 256, 0, st>>>(s->rowst, b->nrow);
+    T *hn = (T *)s->HN + (size_t)hrow * H;
+    if (pruned) rowk<T>(s, b->nrow, R, NULL, NULL, (const T *)s->final_norm, hn, NULL, H, eps, p1);
+    else rowk<T>(s, b->nrow, R, NULL, NULL, (const T *)s->final_norm, hn, dm->rows + b->row0, H, eps, p1);
+    mark(s, P_NORM);
+    CK(cudaGetLastError());
+    prof_collect(s);
+    return 0;
+}
+
+/* The LM head over an LM-head span's rows (HN: nrow rows from global row row0; its targets from tg0,
+ * row_ts and trow relative to the span), in products of RG rows x VC vocabulary columns, each chunk's
+ * logits folded into the rows' running log-sum-exp: [rows x vocab] is never stored. */
+template <class T> int run_head(cuda_state *s, const dev_meta *dm, int row0, int nrow, int tg0, int ntg, ko_err *e) {
+    const ko_config &c = s->cfg;
+    const int H = c.hidden;
+    const int *row_ts = dm->row_ts + row0, *row_tn = dm->row_tn + row0;
+    cudaStream_t st = s->st;
+    rowst_init_k<<<(nrow + 255) / 256, 256, 0, st>>>(s->rowst, nrow);
     const T *W = (const T *)s->lm_head;
-    for (int g0 = 0; g0 < b->nrow; g0 += s->RG) {
-        int rg = b->nrow - g0 < s->RG ? b->nrow - g0 : s->RG;
-        if (pruned) rowk<T>(s, rg, R + (size_t)g0 * H, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, NULL, H, eps, p1);
-        else rowk<T>(s, rg, R, NULL, NULL, (const T *)s->final_norm, (T *)s->HN, rows + g0, H, eps, p1);
+    for (int g0 = 0; g0 < nrow; g0 += s->RG) {
+        int rg = nrow - g0 < s->RG ? nrow - g0 : s->RG;
         for (int v0 = 0; v0 < c.vocab_size; v0 += s->VC) {
             int nv = c.vocab_size - v0 < s->VC ? c.vocab_size - v0 : s->VC;
             mark(s, P_LMLSE);
-            if (gemm(s, W + (size_t)v0 * H, s->HN, s->LG, rg, nv, H, 0.f, e)) return -1;
+            if (gemm(s, W + (size_t)v0 * H, (const T *)s->HN + (size_t)g0 * H, s->LG, rg, nv, H, 0.f, e)) return -1;
             mark(s, P_LMGEMM);
             lse_chunk_k<T><<<rg, 256, 0, st>>>((const T *)s->LG, nv, v0, (float)c.final_softcap, s->rowst + g0, row_ts + g0,
-                                               row_tn + g0, dm->ttok + b->tg0, s->tlogit);
+                                               row_tn + g0, dm->ttok + tg0, s->tlogit);
         }
     }
-    lse_final_k<<<(b->ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + b->tg0, dm->ttok + b->tg0, s->tlogit,
-                                                      dm->lp + b->tg0, dm->greedy + b->tg0, b->ntg);
+    lse_final_k<<<(ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + tg0, dm->ttok + tg0, s->tlogit, dm->lp + tg0,
+                                                   dm->greedy + tg0, ntg);
     mark(s, P_LMLSE);
     CK(cudaGetLastError());
     prof_collect(s);
@@ -675,7 +712,7 @@ int pick_budget(cuda_state *s, int longest) {
     cudaMemGetInfo(&fr, &tot);
     double allowed = tot * s->util - (double)(tot - fr);
     if (s->Tb) allowed += (double)s->Tb * bytes_per_token(s); /* our own buffers would be replaced */
-    allowed -= (double)s->RG * (s->VC + s->cfg.hidden) * s->esz + (64 << 20);
+    allowed -= (double)s->RG * s->VC * s->esz + (64 << 20);
     long long tb = allowed > 0 ? (long long)(allowed / bytes_per_token(s)) : 0;
     if (tb > 16384) tb = 16384;
     if (tb < longest) tb = longest;
@@ -756,15 +793,22 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     /* Budget, buffers, packing; out of memory halves the budget and tries again. */
     int Tb = pick_budget(s, longest);
     ko_packed p = {};
+    int *sp0 = NULL, nsp = 0; /* LM-head spans (ko_head_spans) */
     for (;;) {
         ko_pack(docs, n, Tb, s->share, &p);
+        free(sp0);
+        sp0 = (int *)ko_xmalloc(sizeof(int) * (size_t)(p.nb + 1));
+        nsp = ko_head_spans(&p, head_rows_for(s, Tb), sp0);
         int maxtg = 0;
-        for (int i = 0; i < p.nb; i++) maxtg = p.b[i].ntg > maxtg ? p.b[i].ntg : maxtg;
+        for (int k = 0; k < nsp; k++) {
+            const ko_batch *f = &p.b[sp0[k]], *l = &p.b[sp0[k + 1] - 1];
+            maxtg = l->tg0 + l->ntg - f->tg0 > maxtg ? l->tg0 + l->ntg - f->tg0 : maxtg;
+        }
         if (s->Tb >= Tb && s->max_tgt >= maxtg) break;
         free_buffers(s);
         if (alloc_buffers(s, Tb, maxtg, e) == 0) break;
         ko_packed_free(&p);
-        if (Tb <= longest) return -1;
+        if (Tb <= longest) return free(sp0), -1;
         Tb = Tb / 2 > longest ? Tb / 2 : longest;
         if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
     }
@@ -818,12 +862,19 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
             goto out;
         }
     }
-    for (int i = 0; i < p.nb; i++) {
-        int r;
-        const int *gst = dm.gst + bg0[i], ng = bg0[i + 1] - bg0[i] - 1;
-        if (s->dt == KO_F32) r = run_batch<float>(s, &dm, &p.b[i], gst, ng, e);
-        else if (s->dt == KO_F16) r = run_batch<__half>(s, &dm, &p.b[i], gst, ng, e);
-        else r = run_batch<bf16>(s, &dm, &p.b[i], gst, ng, e);
+    for (int k = 0; k < nsp; k++) {
+        const ko_batch *f = &p.b[sp0[k]], *l = &p.b[sp0[k + 1] - 1];
+        int r = 0;
+        for (int i = sp0[k]; i < sp0[k + 1] && !r; i++) {
+            const int *gst = dm.gst + bg0[i], ng = bg0[i + 1] - bg0[i] - 1, hrow = p.b[i].row0 - f->row0;
+            if (s->dt == KO_F32) r = run_batch<float>(s, &dm, &p.b[i], gst, ng, hrow, e);
+            else if (s->dt == KO_F16) r = run_batch<__half>(s, &dm, &p.b[i], gst, ng, hrow, e);
+            else r = run_batch<bf16>(s, &dm, &p.b[i], gst, ng, hrow, e);
+        }
+        const int nrow = l->row0 + l->nrow - f->row0, ntg = l->tg0 + l->ntg - f->tg0;
+        if (!r && s->dt == KO_F32) r = run_head<float>(s, &dm, f->row0, nrow, f->tg0, ntg, e);
+        else if (!r && s->dt == KO_F16) r = run_head<__half>(s, &dm, f->row0, nrow, f->tg0, ntg, e);
+        else if (!r) r = run_head<bf16>(s, &dm, f->row0, nrow, f->tg0, ntg, e);
         if (r) goto out;
     }
     lp_h = (float *)ko_xmalloc(4 * (size_t)p.ntg + 4);
@@ -866,6 +917,7 @@ out:
     free(gr_h);
     free(bg0);
     free(gs);
+    free(sp0);
     if (hbuf) cudaFreeHost(hbuf);
     if (dbuf) cudaFree(dbuf);
     ko_packed_free(&p);

@@ -25,9 +25,12 @@ namespace {
 
 constexpr int BM = 128, BN = 256, BK = 64, THREADS = 384;
 constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2, BOX_BYTES = 64 * 64 * 2;
-/* Per mode: stages of the load ring, and sC per consumer group (gated: all 256 columns of its 64 rows). */
-template <bool GLU> struct shape {
-    static constexpr int STAGES = GLU ? 3 : 4, C_BYTES = GLU ? 4 * BOX_BYTES : 2 * BOX_BYTES;
+/* The epilogues: the plain product (TMA stores), act(gate) * up, q/k norm + RoPE on a q|k|v product.
+ * The last two hand the rounded tile to the epilogue warps through sC. */
+enum { PLAIN, GLU, ROPE };
+/* Per mode: stages of the load ring, and sC per consumer group (GLU, ROPE: all 256 columns of its 64 rows). */
+template <int MODE> struct shape {
+    static constexpr int STAGES = MODE == PLAIN ? 4 : 3, C_BYTES = MODE == PLAIN ? 2 * BOX_BYTES : 4 * BOX_BYTES;
     static constexpr size_t SMEM = (size_t)STAGES * (A_BYTES + B_BYTES) + 2 * C_BYTES + (2 * STAGES + 2) * 8 + 1024 /* alignment */;
 };
 
@@ -36,7 +39,7 @@ template <bool GLU> struct shape {
 #endif
 
 #ifdef KO_HGEMM_BODY /* the device helpers exist in the sm_90a code only */
-constexpr int ACT_THREADS = 96 /* warps 1-3 of warp group 0 */, GROUP_M = 16;
+constexpr int EPI_THREADS = 96 /* warps 1-3 of warp group 0 */, GROUP_M = 16;
 __device__ __forceinline__ uint32_t saddr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
 __device__ __forceinline__ void mb_init(uint64_t *b, int n) {
@@ -108,14 +111,96 @@ __device__ __forceinline__ void tile_at(int t, int tm, int tn, int *m0, int *n0)
 
 /* Byte offset of (row r, column c) in a 64 x 64 box of 16-bit values, 128-byte swizzled. */
 __device__ __forceinline__ int swz(int r, int c) { return r * 128 + ((((c * 2) >> 4) ^ (r & 7)) << 4) + ((c * 2) & 15); }
+
+/* The GLU epilogue of one tile (one of the 96 epilogue threads, a): act(gate) * up of its 128 rows.
+ * Item: row r, output columns 8k..8k+7 (interleaved weight: gate in accumulator columns 16k..16k+7,
+ * up in 16k+8..16k+15, i.e. chunks 2(k%4) and +1 of box k/4). */
+template <class T, int C_BYTES>
+__device__ __forceinline__ void glu_tile(const unsigned char *sC, T *Y, int M, int N, int m0, int n0, int a, int act) {
+    const int NO = N / 2;
+    for (int i = a; i < BM * 16; i += EPI_THREADS) {
+        const int r = i / 16, k = i % 16, rl = r % 64, row = m0 + r, col = n0 / 2 + 8 * k;
+        const unsigned char *box = sC + (r / 64) * C_BYTES + (k / 4) * BOX_BYTES + rl * 128;
+        const uint4 gv = *(const uint4 *)(box + (((2 * (k % 4)) ^ (rl & 7)) << 4));
+        const uint4 uv = *(const uint4 *)(box + (((2 * (k % 4) + 1) ^ (rl & 7)) << 4));
+        const T *g = (const T *)&gv, *u = (const T *)&uv;
+        unsigned o[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) o[j] = pack2<T>(glu_f<T>(g[2 * j], u[2 * j], act), glu_f<T>(g[2 * j + 1], u[2 * j + 1], act));
+        if (row < M && col < NO) *(uint4 *)(Y + (size_t)row * NO + col) = make_uint4(o[0], o[1], o[2], o[3]);
+    }
+}
+
+/* The ROPE epilogue of one tile (warp w of the 3 epilogue warps): each (row, head) of the tile is an
+ * item, lane l holding the head's values l, l + 32, ... as qk_rope_k's lanes do, so the norm's sums and
+ * every rounding are qk_rope_k's. q and k heads: RMSNorm (when the model has q/k norm) and RoPE with
+ * the row's cos | sin from rp.cs; v heads: copied. A warp takes U items at a time, so that their
+ * loads and reductions overlap (one warp alone per item would wait on each in turn). */
+template <class T, int C_BYTES, int HD>
+__device__ __forceinline__ void rope_tile(const unsigned char *sC, T *Y, int M, int N, int m0, int n0, int w, int lane,
+                                          const ko_hgemm_rope rp) {
+    constexpr int U = 4, NW = EPI_THREADS / 32, hd = HD, nj = HD / 32, per = BN / HD, items = BM * per;
+    const bool v_tile = n0 >= rp.q_cols + rp.k_cols; /* sections are whole tiles (ko_hgemm_rope_fits) */
+    const T *nw = v_tile ? NULL : (const T *)(n0 < rp.q_cols ? rp.qn : rp.kn), *cs = (const T *)rp.cs;
+    T wt[nj]; /* the lane's norm weights: the same in every head of the tile */
+#pragma unroll
+    for (int j = 0; j < nj; j++) wt[j] = nw ? nw[lane + 32 * j] : fromf<T>(0.f);
+    for (int i0 = w * U; i0 < items; i0 += NW * U) {
+        /* every load of the U items first (the stores below could alias them for the compiler) */
+        float v[U][8], co[U][4], si[U][4];
+        int row[U], col[U];
+        bool live[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int it = i0 + u, r = it / per, c0 = (it % per) * hd;
+            row[u] = m0 + r, col[u] = n0 + c0, live[u] = it < items && row[u] < M; /* the same in all lanes */
+            const unsigned char *grp = sC + (r / 64) * C_BYTES;
+            const T *c = cs + (size_t)(live[u] ? row[u] : m0) * hd;
+#pragma unroll
+            for (int j = 0; j < nj; j++) {
+                const int k = c0 + lane + 32 * j;
+                v[u][j] = live[u] ? tof(*(const T *)(grp + (k / 64) * BOX_BYTES + swz(r % 64, k % 64))) : 0.f;
+                if (!v_tile && j < nj / 2) co[u][j] = tof(__ldg(c + lane + 32 * j)), si[u][j] = tof(__ldg(c + hd / 2 + lane + 32 * j));
+            }
+        }
+        if (!live[0]) break; /* items run row by row */
+        if (v_tile) {
+#pragma unroll
+            for (int u = 0; u < U; u++)
+#pragma unroll
+                for (int j = 0; j < nj; j++)
+                    if (live[u]) Y[(size_t)row[u] * N + col[u] + lane + 32 * j] = fromf<T>(v[u][j]); /* exact: v came from T */
+            continue;
+        }
+        if (nw) {
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                float ss = 0.f;
+#pragma unroll
+                for (int j = 0; j < nj; j++) ss += v[u][j] * v[u][j];
+                const float rr = head_rms(ss, hd, rp.eps);
+#pragma unroll
+                for (int j = 0; j < nj; j++) v[u][j] = norm_val<T>(v[u][j], rr, wt[j], rp.plus1);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            if (!live[u]) continue;
+            T *out = Y + (size_t)row[u] * N + col[u];
+#pragma unroll
+            for (int j = 0; j < nj / 2; j++)
+                rope_pair<T>(v[u][j], v[u][j + nj / 2], co[u][j], si[u][j], &out[lane + 32 * j], &out[lane + 32 * j + hd / 2]);
+        }
+    }
+}
 #endif
 
-template <class T, bool GLU>
+template <class T, int MODE>
 __global__ void __launch_bounds__(THREADS, 1)
 hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw, const __grid_constant__ CUtensorMap tmy,
-        T *Y, int M, int N, int K, int act) {
+        T *Y, int M, int N, int K, int act, const ko_hgemm_rope rp) {
 #ifdef KO_HGEMM_BODY
-    constexpr int STAGES = shape<GLU>::STAGES, C_BYTES = shape<GLU>::C_BYTES;
+    constexpr int STAGES = shape<MODE>::STAGES, C_BYTES = shape<MODE>::C_BYTES;
     extern __shared__ unsigned char smem_raw[];
     unsigned char *sm = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     unsigned char *sA = sm, *sB = sm + STAGES * A_BYTES, *sC = sB + STAGES * B_BYTES;
@@ -124,7 +209,7 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
     const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) mb_init(&full[s], 1), mb_init(&empty[s], 2);
-        mb_init(cfull, 256), mb_init(cempty, ACT_THREADS / 32);
+        mb_init(cfull, 256), mb_init(cempty, EPI_THREADS / 32);
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
     __syncthreads();
@@ -141,28 +226,17 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
                 if (++s == STAGES) s = 0, ph ^= 1;
             }
         }
-    } else if (wg == 0) { /* the activation warps (gated only) */
-        if (!GLU || t < 32) return;
-        const int NO = N / 2, a = t - 32;
+    } else if (wg == 0) { /* the epilogue warps (GLU, ROPE) */
+        if (MODE == PLAIN || t < 32) return;
         int it = 0;
         for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x, it++) {
             int m0, n0;
             tile_at(tile, tm, tn, &m0, &n0);
             mb_wait(cfull, it & 1);
-            /* item: row r of the tile, output columns 8k..8k+7 (interleaved weight: gate in accumulator
-             * columns 16k..16k+7, up in 16k+8..16k+15, i.e. chunks 2(k%4) and +1 of box k/4) */
-            for (int i = a; i < BM * 16; i += ACT_THREADS) {
-                const int r = i / 16, k = i % 16, rl = r % 64, row = m0 + r, col = n0 / 2 + 8 * k;
-                const unsigned char *box = sC + (r / 64) * C_BYTES + (k / 4) * BOX_BYTES + rl * 128;
-                const uint4 gv = *(const uint4 *)(box + (((2 * (k % 4)) ^ (rl & 7)) << 4));
-                const uint4 uv = *(const uint4 *)(box + (((2 * (k % 4) + 1) ^ (rl & 7)) << 4));
-                const T *g = (const T *)&gv, *u = (const T *)&uv;
-                unsigned o[4];
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-                    o[j] = pack2<T>(glu_f<T>(g[2 * j], u[2 * j], act), glu_f<T>(g[2 * j + 1], u[2 * j + 1], act));
-                if (row < M && col < NO) *(uint4 *)(Y + (size_t)row * NO + col) = make_uint4(o[0], o[1], o[2], o[3]);
-            }
+            if (MODE == GLU) glu_tile<T, C_BYTES>(sC, Y, M, N, m0, n0, t - 32, act);
+            else if (rp.hd == 256) rope_tile<T, C_BYTES, 256>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
+            else if (rp.hd == 128) rope_tile<T, C_BYTES, 128>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
+            else rope_tile<T, C_BYTES, 64>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
             __syncwarp();
             if (t % 32 == 0) mb_arrive(cempty);
         }
@@ -204,8 +278,8 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
             if (t == 0) mb_arrive(&empty[prev]);
             /* Accumulator layout of m64nNk16: n8 block j of warp w holds rows 16w + lane/4 (d[4j], d[4j+1])
              * and +8 (d[4j+2], d[4j+3]), columns 8j + 2 (lane % 4) + {0, 1}. */
-            if (GLU) {
-                if (it > 0) mb_wait(cempty, (it - 1) & 1); /* the activation warps are done with the last tile */
+            if (MODE != PLAIN) {
+                if (it > 0) mb_wait(cempty, (it - 1) & 1); /* the epilogue warps are done with the last tile */
 #pragma unroll
                 for (int j = 0; j < 32; j++) put(j, d + 4 * j);
                 mb_arrive(cfull);
@@ -226,10 +300,10 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
                 }
             }
         }
-        if (!GLU && t == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
+        if (MODE == PLAIN && t == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
     }
 #else
-    (void)tmx, (void)tmw, (void)tmy, (void)Y, (void)M, (void)N, (void)K, (void)act; /* no sm_90a code: ko_hgemm_usable said no */
+    (void)tmx, (void)tmw, (void)tmy, (void)Y, (void)M, (void)N, (void)K, (void)act, (void)rp; /* no sm_90a code: ko_hgemm_usable said no */
 #endif
 }
 
@@ -278,19 +352,21 @@ int tensor_map(CUtensorMap *tm, int dt16, const void *p, int rows, int K, int bo
     return r == CUDA_SUCCESS ? 0 : ko_fail(e, "cuda: cuTensorMapEncodeTiled failed (%d) for a %d x %d matrix", (int)r, rows, K);
 }
 
-template <class T, bool GLU> int launch(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, int nsm, ko_err *e) {
+template <class T, int MODE>
+int launch(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, const ko_hgemm_rope &rp, int nsm, ko_err *e) {
     static bool attr;
     if (!attr) {
-        cudaError_t r = cudaFuncSetAttribute(hgemm_k<T, GLU>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<GLU>::SMEM);
+        cudaError_t r = cudaFuncSetAttribute(hgemm_k<T, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<MODE>::SMEM);
         if (r != cudaSuccess) return ko_fail(e, "cuda: hgemm shared memory: %s", cudaGetErrorString(r));
         attr = true;
     }
-    CUtensorMap tx, tw, ty = {}; /* ty: the plain product's TMA stores (the gated one stores from the activation warps) */
+    CUtensorMap tx, tw, ty = {}; /* ty: the plain product's TMA stores (the others store from the epilogue warps) */
     const int dt16 = std::is_same<T, bf16>::value ? 0 : 1;
-    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN, e) || (!GLU && tensor_map(&ty, dt16, Y, M, N, 64, e)))
+    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN, e) ||
+        (MODE == PLAIN && tensor_map(&ty, dt16, Y, M, N, 64, e)))
         return -1;
     const int tiles = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
-    hgemm_k<T, GLU><<<tiles < nsm ? tiles : nsm, THREADS, shape<GLU>::SMEM, st>>>(tx, tw, ty, (T *)Y, M, N, K, act);
+    hgemm_k<T, MODE><<<tiles < nsm ? tiles : nsm, THREADS, shape<MODE>::SMEM, st>>>(tx, tw, ty, (T *)Y, M, N, K, act, rp);
     cudaError_t r = cudaGetLastError();
     return r == cudaSuccess ? 0 : ko_fail(e, "cuda: hgemm launch: %s", cudaGetErrorString(r));
 }
@@ -313,8 +389,22 @@ bool ko_hgemm_usable(int device) {
 
 int ko_hgemm_run(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, int glu, int nsm, ko_err *e) {
     if (K % 8 || N % 16 || M <= 0) return ko_fail(e, "cuda: hgemm needs K %% 8 == 0 and N %% 16 == 0 (M %d, N %d, K %d)", M, N, K);
-    if (glu >= 0) return dt16 ? launch<__half, true>(st, W, X, Y, M, N, K, glu, nsm, e) : launch<bf16, true>(st, W, X, Y, M, N, K, glu, nsm, e);
-    return dt16 ? launch<__half, false>(st, W, X, Y, M, N, K, -1, nsm, e) : launch<bf16, false>(st, W, X, Y, M, N, K, -1, nsm, e);
+    const ko_hgemm_rope none = {};
+    if (glu >= 0)
+        return dt16 ? launch<__half, GLU>(st, W, X, Y, M, N, K, glu, none, nsm, e) : launch<bf16, GLU>(st, W, X, Y, M, N, K, glu, none, nsm, e);
+    return dt16 ? launch<__half, PLAIN>(st, W, X, Y, M, N, K, -1, none, nsm, e) : launch<bf16, PLAIN>(st, W, X, Y, M, N, K, -1, none, nsm, e);
+}
+
+bool ko_hgemm_rope_fits(int N, int K, const ko_hgemm_rope *rp) {
+    return K % 8 == 0 && N % BN == 0 && (rp->hd == 64 || rp->hd == 128 || rp->hd == 256) && rp->q_cols % BN == 0 &&
+           rp->k_cols % BN == 0 && rp->q_cols + rp->k_cols < N;
+}
+
+int ko_hgemm_qkv(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, const ko_hgemm_rope *rp, int nsm,
+                 ko_err *e) {
+    if (!ko_hgemm_rope_fits(N, K, rp) || M <= 0)
+        return ko_fail(e, "cuda: hgemm q/k/v shape not supported (M %d, N %d, K %d, head_dim %d)", M, N, K, rp->hd);
+    return dt16 ? launch<__half, ROPE>(st, W, X, Y, M, N, K, -1, *rp, nsm, e) : launch<bf16, ROPE>(st, W, X, Y, M, N, K, -1, *rp, nsm, e);
 }
 
 int ko_hgemm_interleave(cudaStream_t st, const void *src, void *dst, int N, int K, int esz, ko_err *e) {

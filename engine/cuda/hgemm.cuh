@@ -22,5 +22,19 @@ bool ko_hgemm_usable(int device);
 /* dt16: 0 bf16, 1 fp16. glu: -1 plain product, else the act_f activation (0 silu, 1 gelu tanh, 2 gelu)
  * and Y is [M, N / 2]. nsm: the card's SM count (the persistent grid). */
 int ko_hgemm_run(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, int glu, int nsm, ko_err *e);
+/* The q/k/v product's epilogue: Y = X W^T is [q heads | k heads | v heads] per row (q_cols, k_cols
+ * columns, then v), and q, k are written as qk_rope_k would leave them: RMSNorm over each head (with
+ * qn / kn, when not NULL: plus1 as norm_val) and RoPE with cs, [M, hd] per row: cos | sin at the row's
+ * position, rounded to the 16-bit type (rope_table_k). Bit-identical to the plain product followed by
+ * qk_rope_k. */
+struct ko_hgemm_rope {
+    const void *cs, *qn, *kn;
+    float eps;
+    int plus1, q_cols, k_cols, hd;
+};
+/* Whether ko_hgemm_qkv takes the shape: head_dim 64, 128 or 256; q, k, v sections whole 256-column tiles. */
+bool ko_hgemm_rope_fits(int N, int K, const ko_hgemm_rope *rp);
+int ko_hgemm_qkv(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, const ko_hgemm_rope *rp, int nsm,
+                 ko_err *e);
 /* dst[N, K] = src's [gate (N/2 rows); up (N/2 rows)] interleaved in groups of 8 rows: g0..g7 u0..u7 g8.. */
 int ko_hgemm_interleave(cudaStream_t st, const void *src, void *dst, int N, int K, int esz, ko_err *e);

@@ -21,10 +21,6 @@
 
 #include "engine/cuda/numerics.cuh"
 
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
@@ -41,11 +37,6 @@ __device__ float block_sum(float v) {
     return warp_sum(v);
 }
 
-/* One RMSNorm output element. Gemma (plus1): x_hat * (1 + w) in fp32, rounded once; Llama-style:
- * w * round(x_hat), as HF's LlamaRMSNorm casts x_hat to the input dtype before the weight. */
-template <class T> __device__ __forceinline__ float norm_val(float v, float r, T w, int plus1) {
-    return plus1 ? rnd<T>(v * r * (1.f + tof(w))) : rnd<T>(tof(w) * rnd<T>(v * r));
-}
 
 /* x[t] = E[tok[t]] (* round(sqrt(H)) for Gemma, in T: HF multiplies by the normaliser cast to the
  * weight dtype). */
@@ -151,11 +142,7 @@ __global__ void qk_rope_k(T *qkv, const int *pos, int nh, int nkv, int hd, int s
     float *b = qk_buf + w * hd, *cs = qk_buf + nw * hd; /* cs: cos[hd/2] then sin[hd/2], once per token */
     float p = (float)pos[t];
     int half = hd / 2;
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        float f = p * invf[i];
-        cs[i] = rnd<T>(cosf(f));
-        cs[half + i] = rnd<T>(sinf(f));
-    }
+    for (int i = threadIdx.x; i < half; i += blockDim.x) rope_cs<T>(p, invf[i], &cs[i], &cs[half + i]);
     __syncthreads();
     for (int s = w; s < nh + nkv; s += nw) {
         T *seg = qkv + (size_t)t * stride + (size_t)s * hd;
@@ -167,17 +154,25 @@ __global__ void qk_rope_k(T *qkv, const int *pos, int nh, int nkv, int hd, int s
             ss += v * v;
         }
         if (nwt) {
-            float r = rsqrtf(warp_sum(ss) / hd + eps);
+            float r = head_rms(ss, hd, eps);
             for (int i = lane; i < hd; i += 32) b[i] = norm_val<T>(b[i], r, nwt[i], plus1);
         }
         __syncwarp();
-        for (int i = lane; i < half; i += 32) {
-            float a = b[i], c = b[i + half];
-            float co = cs[i], si = cs[half + i];
-            seg[i] = fromf<T>(rnd<T>(a * co) + rnd<T>(-c * si));
-            seg[i + half] = fromf<T>(rnd<T>(c * co) + rnd<T>(a * si));
-        }
+        for (int i = lane; i < half; i += 32) rope_pair<T>(b[i], b[i + half], cs[i], cs[half + i], &seg[i], &seg[i + half]);
         __syncwarp();
+    }
+}
+
+/* cos | sin of RoPE at every token's position, rounded to T: cs[t][0, hd/2) cos, [hd/2, hd) sin, as
+ * qk_rope_k computes them (the fused q/k/v epilogue of hgemm.cuh reads them from here). */
+template <class T> __global__ void rope_table_k(const int *pos, const float *invf, int hd, T *cs) {
+    const int t = blockIdx.x, half = hd / 2;
+    const float p = (float)pos[t];
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float co, si;
+        rope_cs<T>(p, invf[i], &co, &si);
+        cs[(size_t)t * hd + i] = fromf<T>(co);
+        cs[(size_t)t * hd + half + i] = fromf<T>(si);
     }
 }
 

@@ -425,6 +425,19 @@ int main(void) {
                         for (int c = 0; c < d[i].k; c++) diff += lp[i][c] != d[i].lp[c] || gr[i][c] != d[i].greedy[c];
                     CHECK(diff == 0, "%s %s: %d results differ with attention tile groups of %d", arch_name[a], dt, diff, qg);
                 }
+                /* Nor do the Hopper GEMM's fused epilogues (q/k/v + RoPE where the shape fits, the gated
+                 * feed-forward) against cuBLASLt + the separate kernels (on other cards all three are the same path). */
+                static const char *hg[] = {"glu", "0"};
+                for (int k = 0; k < 2 && v == 2; k++) {
+                    setenv("KOEVAL_CUDA_HGEMM", hg[k], 1);
+                    rc = run_cuda(&m, dt, bt, d, NDOC, &e);
+                    unsetenv("KOEVAL_CUDA_HGEMM");
+                    CHECK(rc == 0, "%s %s KOEVAL_CUDA_HGEMM=%s: %s", arch_name[a], dt, hg[k], e.msg);
+                    diff = 0;
+                    for (int i = 0; i < NDOC; i++)
+                        for (int c = 0; c < d[i].k; c++) diff += lp[i][c] != d[i].lp[c] || gr[i][c] != d[i].greedy[c];
+                    CHECK(diff == 0, "%s %s: %d results differ with KOEVAL_CUDA_HGEMM=%s", arch_name[a], dt, diff, hg[k]);
+                }
             }
             printf("# %-6s %-8s batch=%-4d max|dLL| %.2e mean %.2e over %d choices; greedy checked %d\n", arch_name[a], dt, bt, worst,
                    sum / cnt, cnt, gcheck);

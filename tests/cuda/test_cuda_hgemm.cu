@@ -2,12 +2,14 @@
  * random data, on a GPU machine (the kernel runs on sm_90a only; elsewhere the test says so and
  * prints a SKIP line and passes: CI has no GPU).
  *
- * Checks, for bf16 and fp16: the plain product Y = X W^T and the gated one act(gate) * up over the
- * interleaved weight equal cuBLASLt's (and cuBLASLt + act_mul_k's) up to the last bit of rounding
- * (both accumulate in fp32, in another order): every element within 2 units in the last place of the
- * 16-bit result, at least 90% of them identical; ragged M, N and K tails included.
+ * Checks, for bf16 and fp16: the plain product Y = X W^T, the gated one act(gate) * up over the
+ * interleaved weight and the q/k/v one with q/k norm + RoPE equal cuBLASLt's (and cuBLASLt + act_mul_k's,
+ * cuBLASLt + qk_rope_k's) up to the last bit of rounding (both accumulate in fp32; should an order
+ * differ): every element within 2 units in the last place of the 16-bit result, at least 90% of them
+ * identical (in practice all are); ragged M, N and K tails included.
  * With --bench: the 12b shapes at M tokens (default 16384), TFLOP/s of each against cuBLASLt, and the
  * fused gate-up + activation against cuBLASLt's gate-up GEMM followed by act_mul_k. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,10 @@
 #include "engine/cuda/kernels.cuh"
 
 static int fails, checks;
+#define CHECK_FITS(x)                                                                              \
+    do {                                                                                           \
+        if (!(x)) { printf("FAIL line %d: shape refused\n", __LINE__); checks++, fails++; return; } \
+    } while (0)
 #define CK(x)                                                                                      \
     do {                                                                                           \
         cudaError_t r_ = (x);                                                                      \
@@ -96,7 +102,71 @@ template <class T> void check(ko_gemm *g, int dt16, int M, int N, int K, int glu
     cudaFree(X), cudaFree(W), cudaFree(WI), cudaFree(Y), cudaFree(R), cudaFree(GU);
 }
 
+/* The q/k/v product with nh query and nkv key/value heads of head_dim hd, with (norm) or without q/k
+ * norm, against cuBLASLt + qk_rope_k. */
+template <class T> void check_rope(ko_gemm *g, int dt16, int M, int K, int nh, int nkv, int hd, bool norm, int plus1, int nsm) {
+    ko_err e = {};
+    const int N = (nh + 2 * nkv) * hd;
+    T *X, *W, *Y, *R, *qn, *kn, *cs;
+    int *pos;
+    float *invf;
+    CK(cudaMalloc(&X, (size_t)M * K * 2));
+    CK(cudaMalloc(&W, (size_t)N * K * 2));
+    CK(cudaMalloc(&Y, (size_t)M * N * 2));
+    CK(cudaMalloc(&R, (size_t)M * N * 2));
+    CK(cudaMalloc(&qn, (size_t)hd * 2));
+    CK(cudaMalloc(&kn, (size_t)hd * 2));
+    CK(cudaMalloc(&pos, (size_t)M * 4));
+    CK(cudaMalloc(&invf, (size_t)hd / 2 * 4));
+    CK(cudaMalloc(&cs, (size_t)M * hd * 2));
+    fill(X, (size_t)M * K, 11u + M, 0.1f);
+    fill(W, (size_t)N * K, 13u + N, 0.1f);
+    fill(qn, hd, 17u, 1.f);
+    fill(kn, hd, 19u, 1.f);
+    int *hp = (int *)malloc((size_t)M * 4);
+    float *hf = (float *)malloc((size_t)hd / 2 * 4);
+    for (int i = 0; i < M; i++) hp[i] = (int)((i * 2654435761u) % 9000u);
+    for (int i = 0; i < hd / 2; i++) hf[i] = (float)pow(10000.0, -2.0 * i / hd);
+    CK(cudaMemcpy(pos, hp, (size_t)M * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(invf, hf, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice));
+    const float eps = 1e-6f;
+    rope_table_k<T><<<M, 128>>>(pos, invf, hd, cs);
+    const ko_hgemm_rope rp = {cs, norm ? qn : NULL, norm ? kn : NULL, eps, plus1, nh * hd, nkv * hd, hd};
+    CHECK_FITS(ko_hgemm_rope_fits(N, K, &rp));
+    OK(ko_gemm_run(g, W, X, R, M, N, K, 0.f, &e));
+    qk_rope_k<T><<<M, 128, 5 * hd * sizeof(float)>>>(R, pos, nh, nkv, hd, N, norm ? qn : NULL, norm ? kn : NULL, eps, plus1, invf);
+    OK(ko_hgemm_qkv(0, dt16, W, X, Y, M, N, K, &rp, nsm, &e));
+    CK(cudaDeviceSynchronize());
+    char what[128];
+    snprintf(what, sizeof what, "%s qkv+rope M %d K %d heads %d/%d head_dim %d%s", dt16 ? "fp16" : "bf16", M, K, nh, nkv, hd,
+             norm ? (plus1 ? " q/k norm (1+w)" : " q/k norm") : "");
+    compare(what, Y, R, (size_t)M * N);
+    cudaFree(X), cudaFree(W), cudaFree(Y), cudaFree(R), cudaFree(qn), cudaFree(kn), cudaFree(pos), cudaFree(invf), cudaFree(cs);
+    free(hp), free(hf);
+}
+
 static double tflops(double M, double N, double K, float ms) { return 2 * M * N * K / (ms * 1e-3) / 1e12; }
+
+/* Times a and b (callables issuing one product each), ms per call: 3 rounds of 20 calls each after a
+ * warm-up, the order alternating, so neither gets the card's cooler start. */
+template <class A, class B> void time2(A a, B b, float ms[2]) {
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0), cudaEventCreate(&e1);
+    const int it = 20;
+    ms[0] = ms[1] = 0;
+    for (int i = 0; i < 3; i++) a(), b();
+    for (int r = 0; r < 6; r++) {
+        const int v = (r + r / 2) % 2; /* a b | b a | a b */
+        cudaEventRecord(e0);
+        for (int i = 0; i < it; i++) v ? b() : a();
+        cudaEventRecord(e1);
+        CK(cudaEventSynchronize(e1));
+        float t = 0;
+        cudaEventElapsedTime(&t, e0, e1);
+        ms[v] += t / (3 * it);
+    }
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+}
 
 void bench(ko_gemm *g, int M, int nsm) {
     struct { const char *what; int N, K; } sh[] = {{"qkv", 8192, 3840}, {"o", 3840, 4096}, {"gate-up", 30720, 3840}, {"down", 3840, 15360}};
@@ -109,43 +179,49 @@ void bench(ko_gemm *g, int M, int nsm) {
     CK(cudaMalloc(&A, (size_t)M * 15360 * 2));
     fill(W, maxw, 3, 0.1f);
     fill(X, maxx, 5, 0.1f);
-    cudaEvent_t a, b;
-    cudaEventCreate(&a), cudaEventCreate(&b);
-    const int it = 20;
+    float ms[2];
     for (int s = 0; s < 4; s++) {
-        float ms[2];
-        for (int v = 0; v < 2; v++) {
-            for (int w = 0; w < 3; w++)
-                OK(v ? ko_hgemm_run(0, 0, W, X, Y, M, sh[s].N, sh[s].K, -1, nsm, &e) : ko_gemm_run(g, W, X, Y, M, sh[s].N, sh[s].K, 0.f, &e));
-            cudaEventRecord(a);
-            for (int i = 0; i < it; i++)
-                OK(v ? ko_hgemm_run(0, 0, W, X, Y, M, sh[s].N, sh[s].K, -1, nsm, &e) : ko_gemm_run(g, W, X, Y, M, sh[s].N, sh[s].K, 0.f, &e));
-            cudaEventRecord(b);
-            CK(cudaEventSynchronize(b));
-            cudaEventElapsedTime(&ms[v], a, b);
-            ms[v] /= it;
-        }
-        printf("bench %-8s M %d N %d K %d: cublasLt %.3f ms %.0f TFLOP/s, hgemm %.3f ms %.0f TFLOP/s, ratio %.3f\n", sh[s].what, M, sh[s].N,
-               sh[s].K, ms[0], tflops(M, sh[s].N, sh[s].K, ms[0]), ms[1], tflops(M, sh[s].N, sh[s].K, ms[1]), ms[0] / ms[1]);
+        const int N = sh[s].N, K = sh[s].K;
+        time2([&] { OK(ko_gemm_run(g, W, X, Y, M, N, K, 0.f, &e)); }, [&] { OK(ko_hgemm_run(0, 0, W, X, Y, M, N, K, -1, nsm, &e)); }, ms);
+        printf("bench %-8s M %d N %d K %d: cublasLt %.3f ms %.0f TFLOP/s, hgemm %.3f ms %.0f TFLOP/s, ratio %.3f\n", sh[s].what, M, N, K,
+               ms[0], tflops(M, N, K, ms[0]), ms[1], tflops(M, N, K, ms[1]), ms[0] / ms[1]);
     }
     /* gate-up + GeGLU: cuBLASLt product then act_mul_k, against the fused kernel */
-    float ms[2];
     const int N = 30720, K = 3840, I = N / 2;
-    for (int v = 0; v < 2; v++) {
-        for (int i = -3; i < it; i++) {
-            if (i == 0) cudaEventRecord(a);
-            if (v) OK(ko_hgemm_run(0, 0, W, X, A, M, N, K, 1, nsm, &e));
-            else {
-                OK(ko_gemm_run(g, W, X, Y, M, N, K, 0.f, &e));
-                act_mul_k<bf16, 8><<<dim3(M, (I / 8 + 127) / 128), 128>>>(Y, A, I, 1);
-            }
-        }
-        cudaEventRecord(b);
-        CK(cudaEventSynchronize(b));
-        cudaEventElapsedTime(&ms[v], a, b);
-        ms[v] /= it;
-    }
+    time2(
+        [&] {
+            OK(ko_gemm_run(g, W, X, Y, M, N, K, 0.f, &e));
+            act_mul_k<bf16, 8><<<dim3(M, (I / 8 + 127) / 128), 128>>>(Y, A, I, 1);
+        },
+        [&] { OK(ko_hgemm_run(0, 0, W, X, A, M, N, K, 1, nsm, &e)); }, ms);
     printf("bench gate-up+geglu M %d: cublasLt + act_mul_k %.3f ms, fused hgemm %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
+    /* q/k/v + q/k norm + RoPE (12b: 16 / 8 heads of 256): cuBLASLt then qk_rope_k, against the fused
+     * kernel and its cos | sin table (the engine makes that once per batch for all layers) */
+    int *pos;
+    float *invf;
+    bf16 *cs;
+    CK(cudaMalloc(&pos, (size_t)M * 4));
+    CK(cudaMalloc(&invf, 128 * 4));
+    CK(cudaMalloc(&cs, (size_t)M * 256 * 2));
+    {
+        int *hp = (int *)malloc((size_t)M * 4);
+        float hf[128];
+        for (int i = 0; i < M; i++) hp[i] = i % 400; /* kobest-like positions */
+        for (int i = 0; i < 128; i++) hf[i] = (float)pow(1e6, -i / 128.0);
+        CK(cudaMemcpy(pos, hp, (size_t)M * 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(invf, hf, sizeof hf, cudaMemcpyHostToDevice));
+        free(hp);
+    }
+    rope_table_k<bf16><<<M, 128>>>(pos, invf, 256, cs);
+    const ko_hgemm_rope rp = {cs, W, W, 1e-6f, 1, 4096, 2048, 256};
+    time2(
+        [&] {
+            OK(ko_gemm_run(g, W, X, Y, M, 8192, K, 0.f, &e));
+            qk_rope_k<bf16><<<M, 128, 5 * 256 * sizeof(float)>>>(Y, pos, 16, 8, 256, 8192, W, W, 1e-6f, 1, invf);
+        },
+        [&] { OK(ko_hgemm_qkv(0, 0, W, X, Y, M, 8192, K, &rp, nsm, &e)); }, ms);
+    printf("bench qkv+rope M %d: cublasLt + qk_rope_k %.3f ms, fused hgemm %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
+    cudaFree(pos), cudaFree(invf), cudaFree(cs);
     cudaFree(W), cudaFree(X), cudaFree(Y), cudaFree(A);
 }
 
@@ -176,6 +252,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
         check<bf16>(gbf, 0, gs[i][0], gs[i][1], gs[i][2], gs[i][3], p.multiProcessorCount);
         check<__half>(g16, 1, gs[i][0], gs[i][1], gs[i][2], gs[i][3], p.multiProcessorCount);
+    }
+    /* q/k/v + RoPE: gemma-3-12b's shape (q/k norm, 1 + w), llama-style head_dim 128 without q/k norm,
+     * qwen3-style head_dim 64 with a plain q/k norm */
+    const int rs[][7] = {{300, 3840, 16, 8, 256, 1, 1}, {77, 200, 4, 2, 128, 0, 0}, {1000, 512, 8, 4, 64, 1, 0}, {4100, 2560, 8, 4, 256, 1, 1}};
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+        check_rope<bf16>(gbf, 0, rs[i][0], rs[i][1], rs[i][2], rs[i][3], rs[i][4], rs[i][5], rs[i][6], p.multiProcessorCount);
+        check_rope<__half>(g16, 1, rs[i][0], rs[i][1], rs[i][2], rs[i][3], rs[i][4], rs[i][5], rs[i][6], p.multiProcessorCount);
     }
     if (do_bench) bench(gbf, M, p.multiProcessorCount);
     ko_gemm_destroy(gbf), ko_gemm_destroy(g16);
