@@ -13,7 +13,10 @@
  * rounds of 128 columns and one of its threads hands each round to a TMA store. Gated: the consumers
  * write the whole tile's gate|up values (rounded to T, as cuBLAS's output is) and go on to the next
  * tile at once; warps 1-3 of group 0 compute act(gate) * up from sC and store it, so the tensor cores
- * never wait for the activation (cfull / cempty hand sC over). */
+ * never wait for the activation (cfull / cempty hand sC over). Rope: the same hand-over; the three
+ * warps apply q/k norm + RoPE per (row, head), one head per warp and U heads at a time, every load of
+ * them issued before any store (a generic shared-memory pointer may alias the stores, so the compiler
+ * would otherwise serialise each head's loads behind the last head's stores: 2.6 ms against 1.6). */
 #include "engine/cuda/hgemm.cuh"
 
 #include <cuda.h>

@@ -5,7 +5,8 @@
  * Y[M, N] = X[M, K] · W[N, K]^T, row-major, 16-bit in and out, fp32 accumulation. Its reason to exist
  * is the gated feed-forward: with glu >= 0 the weight is the gate|up pair interleaved in groups of 8
  * rows (ko_hgemm_interleave) and the epilogue writes act(gate) * up, rounded as act_mul_k rounds,
- * straight from the accumulators: the [tokens x 2I] gate|up product never reaches memory.
+ * straight from the accumulators: the [tokens x 2I] gate|up product never reaches memory. Likewise
+ * ko_hgemm_qkv leaves q and k normed and rotated (below), so qk_rope_k's pass over them goes too.
  *
  * Compiled for every architecture; only sm_90a machine code has a body (ko_hgemm_usable says whether
  * the running card executes it). Requirements: K % 8 == 0 and N % 16 == 0 (TMA strides, epilogue
