@@ -68,8 +68,8 @@ struct cuda_state {
     float *invf_g, *invf_l;
     size_t weight_bytes;
     /* activation buffers for a budget of Tb tokens; HN: the final-normed rows of the current LM-head
-     * span (head_rows of them: consecutive batches' rows until full, ko_head_spans) */
-    int Tb, head_rows;
+     * span (head_rows_for(Tb) of them: consecutive batches' rows until full, ko_head_spans) */
+    int Tb;
     void *X, *XN, *Y, *S1, *HN, *LG, *CS; /* CS (hg_qkv only): the batch's RoPE cos | sin, global then sliding */
     ko_rowst *rowst;
     float *tlogit;
@@ -288,7 +288,6 @@ int alloc_buffers(cuda_state *s, int Tb, int max_tgt, ko_err *e) {
         }
     }
     s->Tb = Tb;
-    s->head_rows = (int)hr;
     s->max_tgt = max_tgt;
     note_peak(s);
     return 0;
@@ -652,13 +651,13 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
     return 0;
 }
 
-/* The LM head over an LM-head span's rows (HN: nrow rows from global row row0; its targets from tg0,
- * row_ts and trow relative to the span), in products of RG rows x VC vocabulary columns, each chunk's
- * logits folded into the rows' running log-sum-exp: [rows x vocab] is never stored. */
-template <class T> int run_head(cuda_state *s, const dev_meta *dm, int row0, int nrow, int tg0, int ntg, ko_err *e) {
+/* The LM head over an LM-head span's rows (in HN; row_ts and trow relative to the span), in products
+ * of RG rows x VC vocabulary columns, each chunk's logits folded into the rows' running log-sum-exp:
+ * [rows x vocab] is never stored. */
+template <class T> int run_head(cuda_state *s, const dev_meta *dm, const ko_span *sp, ko_err *e) {
     const ko_config &c = s->cfg;
-    const int H = c.hidden;
-    const int *row_ts = dm->row_ts + row0, *row_tn = dm->row_tn + row0;
+    const int H = c.hidden, nrow = sp->nrow, tg0 = sp->tg0, ntg = sp->ntg;
+    const int *row_ts = dm->row_ts + sp->row0, *row_tn = dm->row_tn + sp->row0;
     cudaStream_t st = s->st;
     rowst_init_k<<<(nrow + 255) / 256, 256, 0, st>>>(s->rowst, nrow);
     const T *W = (const T *)s->lm_head;
@@ -679,6 +678,14 @@ template <class T> int run_head(cuda_state *s, const dev_meta *dm, int row0, int
     CK(cudaGetLastError());
     prof_collect(s);
     return 0;
+}
+
+/* One LM-head span: its batches through the model, then the LM head over all their rows. bg0: where
+ * each batch's attention tile groups start in dm->gst (ko_group_tiles). */
+template <class T> int run_span(cuda_state *s, const dev_meta *dm, const ko_packed *p, const ko_span *sp, const int *bg0, ko_err *e) {
+    for (int i = sp->b0; i < sp->b0 + sp->nb; i++)
+        if (run_batch<T>(s, dm, &p->b[i], dm->gst + bg0[i], bg0[i + 1] - bg0[i] - 1, p->b[i].row0 - sp->row0, e)) return -1;
+    return run_head<T>(s, dm, sp, e);
 }
 
 template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
@@ -793,22 +800,23 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     /* Budget, buffers, packing; out of memory halves the budget and tries again. */
     int Tb = pick_budget(s, longest);
     ko_packed p = {};
-    int *sp0 = NULL, nsp = 0; /* LM-head spans (ko_head_spans) */
+    ko_span *sp = NULL; /* LM-head spans (ko_head_spans) */
+    int nsp = 0;
     for (;;) {
         ko_pack(docs, n, Tb, s->share, &p);
-        free(sp0);
-        sp0 = (int *)ko_xmalloc(sizeof(int) * (size_t)(p.nb + 1));
-        nsp = ko_head_spans(&p, head_rows_for(s, Tb), sp0);
+        free(sp);
+        sp = (ko_span *)ko_xmalloc(sizeof(ko_span) * (size_t)(p.nb + 1));
+        nsp = ko_head_spans(&p, head_rows_for(s, Tb), sp);
         int maxtg = 0;
-        for (int k = 0; k < nsp; k++) {
-            const ko_batch *f = &p.b[sp0[k]], *l = &p.b[sp0[k + 1] - 1];
-            maxtg = l->tg0 + l->ntg - f->tg0 > maxtg ? l->tg0 + l->ntg - f->tg0 : maxtg;
-        }
+        for (int k = 0; k < nsp; k++) maxtg = sp[k].ntg > maxtg ? sp[k].ntg : maxtg;
         if (s->Tb >= Tb && s->max_tgt >= maxtg) break;
         free_buffers(s);
         if (alloc_buffers(s, Tb, maxtg, e) == 0) break;
         ko_packed_free(&p);
-        if (Tb <= longest) return free(sp0), -1;
+        if (Tb <= longest) {
+            free(sp);
+            return -1;
+        }
         Tb = Tb / 2 > longest ? Tb / 2 : longest;
         if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
     }
@@ -863,18 +871,10 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
         }
     }
     for (int k = 0; k < nsp; k++) {
-        const ko_batch *f = &p.b[sp0[k]], *l = &p.b[sp0[k + 1] - 1];
-        int r = 0;
-        for (int i = sp0[k]; i < sp0[k + 1] && !r; i++) {
-            const int *gst = dm.gst + bg0[i], ng = bg0[i + 1] - bg0[i] - 1, hrow = p.b[i].row0 - f->row0;
-            if (s->dt == KO_F32) r = run_batch<float>(s, &dm, &p.b[i], gst, ng, hrow, e);
-            else if (s->dt == KO_F16) r = run_batch<__half>(s, &dm, &p.b[i], gst, ng, hrow, e);
-            else r = run_batch<bf16>(s, &dm, &p.b[i], gst, ng, hrow, e);
-        }
-        const int nrow = l->row0 + l->nrow - f->row0, ntg = l->tg0 + l->ntg - f->tg0;
-        if (!r && s->dt == KO_F32) r = run_head<float>(s, &dm, f->row0, nrow, f->tg0, ntg, e);
-        else if (!r && s->dt == KO_F16) r = run_head<__half>(s, &dm, f->row0, nrow, f->tg0, ntg, e);
-        else if (!r) r = run_head<bf16>(s, &dm, f->row0, nrow, f->tg0, ntg, e);
+        int r;
+        if (s->dt == KO_F32) r = run_span<float>(s, &dm, &p, &sp[k], bg0, e);
+        else if (s->dt == KO_F16) r = run_span<__half>(s, &dm, &p, &sp[k], bg0, e);
+        else r = run_span<bf16>(s, &dm, &p, &sp[k], bg0, e);
         if (r) goto out;
     }
     lp_h = (float *)ko_xmalloc(4 * (size_t)p.ntg + 4);
@@ -917,7 +917,7 @@ out:
     free(gr_h);
     free(bg0);
     free(gs);
-    free(sp0);
+    free(sp);
     if (hbuf) cudaFreeHost(hbuf);
     if (dbuf) cudaFree(dbuf);
     ko_packed_free(&p);

@@ -182,15 +182,15 @@ int ko_group_tiles(const ko_packed *p, int qg, int *bg0, int *gs) {
     return n;
 }
 
-int ko_head_spans(ko_packed *p, int cap, int *sp0) {
+int ko_head_spans(ko_packed *p, int cap, ko_span *sp) {
     int n = 0;
-    for (int b = 0, rows = 0; b < p->nb; b++) {
-        const ko_batch *x = &p->b[b], *first = n ? &p->b[sp0[n - 1]] : NULL;
-        if (!first || rows + x->nrow > cap) sp0[n++] = b, rows = 0, first = x;
-        rows += x->nrow;
-        for (int r = x->row0; r < x->row0 + x->nrow; r++) p->row_ts[r] += x->tg0 - first->tg0;
-        for (int g = x->tg0; g < x->tg0 + x->ntg; g++) p->trow[g] += x->row0 - first->row0;
+    for (int b = 0; b < p->nb; b++) {
+        const ko_batch *x = &p->b[b];
+        ko_span *s = n ? &sp[n - 1] : NULL;
+        if (!s || s->nrow + x->nrow > cap) s = &sp[n++], *s = (ko_span){b, 0, x->row0, 0, x->tg0, 0};
+        for (int r = x->row0; r < x->row0 + x->nrow; r++) p->row_ts[r] += x->tg0 - s->tg0;
+        for (int g = x->tg0; g < x->tg0 + x->ntg; g++) p->trow[g] += x->row0 - s->row0;
+        s->nb++, s->nrow += x->nrow, s->ntg += x->ntg;
     }
-    sp0[n] = p->nb;
     return n;
 }

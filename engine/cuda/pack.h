@@ -59,8 +59,12 @@ void ko_packed_free(ko_packed *p);
  * gs[bg0[b + 1] - 2] (tile indices relative to the batch), and gs[bg0[b + 1] - 1] = its tile count.
  * bg0 has nb + 1 entries, gs room for ntile + nb; returns the entries of gs used. */
 int ko_group_tiles(const ko_packed *p, int qg, int *bg0, int *gs);
+/* An LM-head span: batches [b0, b0 + nb), their rows [row0, row0 + nrow) and targets [tg0, tg0 + ntg). */
+typedef struct ko_span {
+    int b0, nb, row0, nrow, tg0, ntg;
+} ko_span;
 /* LM-head spans: runs of consecutive batches with at most cap rows in all (a batch with more is a span
- * of its own), so the LM head runs once per span over all its rows in full-size products. Span k is
- * batches sp0[k] .. sp0[k + 1] - 1 (sp0 has room for nb + 1 entries). Rebases row_ts and trow from
- * their batch to their span (relative to its first batch's tg0 and row0). Returns the span count. */
-int ko_head_spans(ko_packed *p, int cap, int *sp0);
+ * of its own), so the LM head runs once per span over all its rows in full-size products. Fills sp
+ * (room for nb entries), rebases row_ts and trow from their batch to their span (relative to its row0
+ * and tg0) and returns the span count. */
+int ko_head_spans(ko_packed *p, int cap, ko_span *sp);

@@ -111,24 +111,26 @@ static int check_pack(const ko_doc *docs, int n, int Tb, bool share) {
     /* LM-head spans at cap = Tb rows (what the engine uses): consecutive batches, a span full before the
      * next batch, and every target's row and that row's target range rebased to the same global ones */
     {
-        int *sp0 = malloc(sizeof(int) * (size_t)(p.nb + 1)), *trow0 = malloc(sizeof(int) * (size_t)(p.ntg + 1)), bad_sp = 0;
+        ko_span *sp = malloc(sizeof(ko_span) * (size_t)(p.nb + 1));
+        int *trow0 = malloc(sizeof(int) * (size_t)(p.ntg + 1)), bad_sp = 0;
         for (int bi = 0; bi < p.nb; bi++)
             for (int g = p.b[bi].tg0; g < p.b[bi].tg0 + p.b[bi].ntg; g++) trow0[g] = p.b[bi].row0 + p.trow[g];
-        int ns = ko_head_spans(&p, Tb, sp0);
-        bad_sp += ns < 1 || sp0[0] != 0 || sp0[ns] != p.nb;
+        int ns = ko_head_spans(&p, Tb, sp);
+        bad_sp += ns < 1 || sp[0].b0 != 0 || sp[ns - 1].b0 + sp[ns - 1].nb != p.nb;
         for (int k = 0; k < ns && !bad_sp; k++) {
-            const ko_batch *f = &p.b[sp0[k]], *l = &p.b[sp0[k + 1] - 1];
-            const int rows = l->row0 + l->nrow - f->row0, ntg = l->tg0 + l->ntg - f->tg0;
-            bad_sp += sp0[k + 1] <= sp0[k] || (rows > Tb && sp0[k + 1] - sp0[k] > 1);
-            if (k + 1 < ns) bad_sp += rows + p.b[sp0[k + 1]].nrow <= Tb;
-            multi_span += sp0[k + 1] - sp0[k] > 1;
-            for (int g = 0; g < ntg; g++) {
-                const int r = p.trow[f->tg0 + g], R = f->row0 + r;
-                bad_sp += r < 0 || r >= rows || R != trow0[f->tg0 + g] || g < p.row_ts[R] || g >= p.row_ts[R] + p.row_tn[R];
+            const ko_span *x = &sp[k];
+            const ko_batch *f = &p.b[x->b0], *l = &p.b[x->b0 + x->nb - 1];
+            bad_sp += x->nb < 1 || (k > 0 && x->b0 != sp[k - 1].b0 + sp[k - 1].nb) || x->row0 != f->row0 || x->tg0 != f->tg0 ||
+                      x->nrow != l->row0 + l->nrow - f->row0 || x->ntg != l->tg0 + l->ntg - f->tg0 || (x->nrow > Tb && x->nb > 1);
+            if (k + 1 < ns) bad_sp += x->nrow + p.b[sp[k + 1].b0].nrow <= Tb;
+            multi_span += x->nb > 1;
+            for (int g = 0; g < x->ntg && !bad_sp; g++) {
+                const int r = p.trow[x->tg0 + g], R = x->row0 + r;
+                bad_sp += r < 0 || r >= x->nrow || R != trow0[x->tg0 + g] || g < p.row_ts[R] || g >= p.row_ts[R] + p.row_tn[R];
             }
         }
         CHECK(bad_sp == 0, "share=%d Tb=%d: %d LM-head span errors", share, Tb, bad_sp);
-        free(sp0), free(trow0);
+        free(sp), free(trow0);
     }
     CHECK(bad_cover == 0, "share=%d Tb=%d: %d tile coverage errors", share, Tb, bad_cover);
     CHECK(bad_row == 0, "share=%d Tb=%d: %d targets outside their row's range", share, Tb, bad_row);
