@@ -586,7 +586,6 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
             long long tot = (long long)nt * S;
             bias_fill_k<T><<<grid_for(tot, 256), 256, 0, st>>>(QKV, (const T *)w->bqkv, S, tot);
         }
-        const float *invf = w->sliding ? s->invf_l : s->invf_g;
         if (s->hg_qkv && !w->bqkv) { /* same bits as the two steps below (tests/cuda/test_cuda_hgemm) */
             const ko_hgemm_rope rp = {w->sliding ? cs_l : cs_g, w->qn, w->kn, eps, p1, nh * hd, nkv * hd, hd};
             if (ko_hgemm_qkv(st, s->dt == KO_F16, w->wqkv, XN, QKV, nt, S, H, &rp, s->prop.multiProcessorCount, e)) return -1;
@@ -594,7 +593,8 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
         } else {
             if (gemm(s, w->wqkv, XN, QKV, nt, S, H, w->bqkv ? 1.f : 0.f, e)) return -1;
             mark(s, P_QKV);
-            qk_rope_k<T><<<nt, 128, 5 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1, invf);
+            qk_rope_k<T><<<nt, 128, 5 * hd * sizeof(float), st>>>(QKV, pos, nh, nkv, hd, S, (const T *)w->qn, (const T *)w->kn, eps, p1,
+                                                                   w->sliding ? s->invf_l : s->invf_g);
         }
         mark(s, P_ROPE);
         {

@@ -37,7 +37,6 @@ __device__ float block_sum(float v) {
     return warp_sum(v);
 }
 
-
 /* x[t] = E[tok[t]] (* round(sqrt(H)) for Gemma, in T: HF multiplies by the normaliser cast to the
  * weight dtype). */
 template <class T> __global__ void embed_k(const T *E, const int *tok, T *x, int H, int scale) {

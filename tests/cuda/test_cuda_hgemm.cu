@@ -102,6 +102,18 @@ template <class T> void check(ko_gemm *g, int dt16, int M, int N, int K, int glu
     cudaFree(X), cudaFree(W), cudaFree(WI), cudaFree(Y), cudaFree(R), cudaFree(GU);
 }
 
+/* RoPE inputs on the device: positions i * 2654435761 % pos_mod (pos_mod > 0) or i % -pos_mod, and
+ * the head_dim / 2 inverse frequencies base^(-2i / hd). */
+static void rope_inputs(int *pos, float *invf, int M, int hd, int pos_mod, double base) {
+    int *hp = (int *)malloc((size_t)M * 4);
+    float *hf = (float *)malloc((size_t)hd / 2 * 4);
+    for (int i = 0; i < M; i++) hp[i] = pos_mod > 0 ? (int)((i * 2654435761u) % (unsigned)pos_mod) : i % -pos_mod;
+    for (int i = 0; i < hd / 2; i++) hf[i] = (float)pow(base, -2.0 * i / hd);
+    CK(cudaMemcpy(pos, hp, (size_t)M * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(invf, hf, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice));
+    free(hp), free(hf);
+}
+
 /* The q/k/v product with nh query and nkv key/value heads of head_dim hd, with (norm) or without q/k
  * norm, against cuBLASLt + qk_rope_k. */
 template <class T> void check_rope(ko_gemm *g, int dt16, int M, int K, int nh, int nkv, int hd, bool norm, int plus1, int nsm) {
@@ -123,12 +135,7 @@ template <class T> void check_rope(ko_gemm *g, int dt16, int M, int K, int nh, i
     fill(W, (size_t)N * K, 13u + N, 0.1f);
     fill(qn, hd, 17u, 1.f);
     fill(kn, hd, 19u, 1.f);
-    int *hp = (int *)malloc((size_t)M * 4);
-    float *hf = (float *)malloc((size_t)hd / 2 * 4);
-    for (int i = 0; i < M; i++) hp[i] = (int)((i * 2654435761u) % 9000u);
-    for (int i = 0; i < hd / 2; i++) hf[i] = (float)pow(10000.0, -2.0 * i / hd);
-    CK(cudaMemcpy(pos, hp, (size_t)M * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(invf, hf, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice));
+    rope_inputs(pos, invf, M, hd, 9000, 10000.0);
     const float eps = 1e-6f;
     rope_table_k<T><<<M, 128>>>(pos, invf, hd, cs);
     const ko_hgemm_rope rp = {cs, norm ? qn : NULL, norm ? kn : NULL, eps, plus1, nh * hd, nkv * hd, hd};
@@ -142,7 +149,6 @@ template <class T> void check_rope(ko_gemm *g, int dt16, int M, int K, int nh, i
              norm ? (plus1 ? " q/k norm (1+w)" : " q/k norm") : "");
     compare(what, Y, R, (size_t)M * N);
     cudaFree(X), cudaFree(W), cudaFree(Y), cudaFree(R), cudaFree(qn), cudaFree(kn), cudaFree(pos), cudaFree(invf), cudaFree(cs);
-    free(hp), free(hf);
 }
 
 static double tflops(double M, double N, double K, float ms) { return 2 * M * N * K / (ms * 1e-3) / 1e12; }
@@ -203,15 +209,7 @@ void bench(ko_gemm *g, int M, int nsm) {
     CK(cudaMalloc(&pos, (size_t)M * 4));
     CK(cudaMalloc(&invf, 128 * 4));
     CK(cudaMalloc(&cs, (size_t)M * 256 * 2));
-    {
-        int *hp = (int *)malloc((size_t)M * 4);
-        float hf[128];
-        for (int i = 0; i < M; i++) hp[i] = i % 400; /* kobest-like positions */
-        for (int i = 0; i < 128; i++) hf[i] = (float)pow(1e6, -i / 128.0);
-        CK(cudaMemcpy(pos, hp, (size_t)M * 4, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(invf, hf, sizeof hf, cudaMemcpyHostToDevice));
-        free(hp);
-    }
+    rope_inputs(pos, invf, M, 256, -400, 1e6); /* kobest-like positions, Gemma 3's global base */
     rope_table_k<bf16><<<M, 128>>>(pos, invf, 256, cs);
     const ko_hgemm_rope rp = {cs, W, W, 1e-6f, 1, 4096, 2048, 256};
     time2(
