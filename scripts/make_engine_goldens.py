@@ -120,8 +120,8 @@ def main():
         stem = os.path.basename(args.real.rstrip("/")).removesuffix(".gguf")
         todo = [("real_" + stem, args.real, real_documents)]
     else:
-        todo = [(name, os.path.join(args.tiny, name), documents)
-                for name in sorted(os.listdir(args.tiny))]
+        todo = [(name, os.path.join(args.tiny, name), documents)  # *_gptq: make_gptq_models.py
+                for name in sorted(os.listdir(args.tiny)) if not name.endswith("_gptq")]
     for seed, (name, folder, make_docs) in enumerate(todo):
         model = load(folder)
         model.eval()

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/model/gptq.h"
 #include "engine/model/loader.h"
 
 /* Which layers use the sliding window (and, for Gemma 3, the local RoPE) when config.json has no
@@ -300,15 +301,11 @@ static int ropes(const arch *a, const cJSON *text, int max_pos, ko_rope *global,
 /* ---- config ---- */
 
 static const arch *find_arch(const cJSON *config, ko_err *e) {
-    /* GPTQ/AWQ/bitsandbytes checkpoints keep packed integer weights under other tensor names: say
-     * so instead of reporting a missing q_proj.weight. */
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(config, "quantization_config");
-    if (cJSON_IsObject(q)) {
-        const cJSON *qm = cJSON_GetObjectItemCaseSensitive(q, "quant_method");
-        ko_fail(e, "quantized checkpoints (quant_method %.40s) are not supported yet; use the bf16/f16 "
-                   "weights or a GGUF", cJSON_IsString(qm) ? qm->valuestring : "unknown");
-        return NULL;
-    }
+    /* Quantized checkpoints keep packed integer weights under other tensor names: GPTQ is read
+     * (gptq.c); for any other method say so instead of reporting a missing q_proj.weight. */
+    ko_gptq_params gp;
+    bool quantized;
+    if (ko_gptq_params_from(config, &gp, &quantized, e) != 0) return NULL;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(config, "model_type");
     if (cJSON_IsString(mt)) {
         for (int i = 0; i < N_ARCHES; i++)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "engine/model/arch.h"
+#include "engine/model/gptq.h"
 #include "engine/model/loader.h"
 #include "engine/model/safetensors.h"
 
@@ -214,11 +215,19 @@ static int load_hf_dir(const char *dir, ko_model *m, ko_err *e) {
     ko_buf_free(&b);
     ko_st *st = NULL;
     if (rc == 0) rc = ko_st_open_dir(dir, &st, e);
+    ko_gptq_params gp;
+    bool gptq = false;
     if (rc == 0) {
         ko_model_keep(m, st, ko_st_close);
-        rc = ko_model_from_hf(m, cfg, ko_st_lookup, st, e);
-        if (rc != 0) ko_fail_prefix(e, "%s", dir);
+        rc = ko_gptq_params_from(cfg, &gp, &gptq, e);
     }
+    if (rc == 0) {
+        /* GPTQ: packed layers are dequantised as arch.c asks for them (gptq.h). */
+        ko_gptq *g = gptq ? ko_gptq_new(&gp, st) : NULL;
+        if (g) ko_model_keep(m, g, ko_gptq_free);
+        rc = g ? ko_model_from_hf(m, cfg, ko_gptq_lookup, g, e) : ko_model_from_hf(m, cfg, ko_st_lookup, st, e);
+    }
+    if (rc != 0 && st) ko_fail_prefix(e, "%s", dir);
     if (rc == 0) m->tokenizer_path = find_tokenizer(dir);
     cJSON_Delete(cfg);
     free(cfg_path);

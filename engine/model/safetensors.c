@@ -448,20 +448,39 @@ static int find_prefixed(const ko_st *st, const char *name) {
     return k;
 }
 
+/* Tensor k's bytes, aligned to esz (copied once into memory owned by st when the file's are not). */
+static const void *entry_data(ko_st *st, const st_entry *t, size_t esz) {
+    const st_file *f = &st->files[t->file];
+    const uint8_t *data = f->base + 8 + le64(f->base) + t->begin;
+    size_t nbytes = (size_t)(t->end - t->begin);
+    if ((uintptr_t)data % esz) {
+        /* Not produced by the safetensors crate (it aligns); copy once rather than hand out misaligned
+         * pointers the engines would read as uint16_t / float / int32_t. */
+        void *copy = ko_xmalloc(nbytes ? nbytes : 1);
+        memcpy(copy, data, nbytes);
+        st->copies = ko_xrealloc(st->copies, (size_t)(st->n_copies + 1) * sizeof *st->copies);
+        st->copies[st->n_copies++] = copy;
+        data = copy;
+    }
+    return data;
+}
+
+static const char *file_base(const ko_st *st, const st_entry *t) {
+    const char *path = st->files[t->file].path, *base = strrchr(path, '/');
+    return base ? base + 1 : path;
+}
+
 int ko_st_lookup(void *ctx, const char *hf_name, ko_tensor *out, ko_err *e) {
     ko_st *st = ctx;
     int k = find_prefixed(st, hf_name);
     if (k < 0) return 1;
     const st_entry *t = &st->ents[k];
-    const st_file *f = &st->files[t->file];
-    const char *base = strrchr(f->path, '/');
-    base = base ? base + 1 : f->path;
     if (t->ndim > 4) {
-        ko_fail(e, "%s: tensor '%s' has %d dimensions (at most 4)", base, t->name, t->ndim);
+        ko_fail(e, "%s: tensor '%s' has %d dimensions (at most 4)", file_base(st, t), t->name, t->ndim);
         return ko_err_one_line(e);
     }
     if (DTYPES[t->dtype].ko < 0) {
-        ko_fail(e, "%s: tensor '%s' is %s; model weights must be BF16, F16 or F32", base, t->name,
+        ko_fail(e, "%s: tensor '%s' is %s; model weights must be BF16, F16 or F32", file_base(st, t), t->name,
                 DTYPES[t->dtype].name);
         return ko_err_one_line(e);
     }
@@ -469,17 +488,25 @@ int ko_st_lookup(void *ctx, const char *hf_name, ko_tensor *out, ko_err *e) {
     out->dtype = (ko_dtype)DTYPES[t->dtype].ko;
     out->ndim = t->ndim;
     for (int d = 0; d < t->ndim; d++) out->shape[d] = t->shape[d];
-    const uint8_t *data = f->base + 8 + le64(f->base) + t->begin;
-    size_t nbytes = (size_t)(t->end - t->begin), esz = ko_dtype_size(out->dtype);
-    if ((uintptr_t)data % esz) {
-        /* Not produced by the safetensors crate (it aligns); copy once rather than hand out misaligned
-         * pointers the engines would read as uint16_t / float. */
-        void *copy = ko_xmalloc(nbytes);
-        memcpy(copy, data, nbytes);
-        st->copies = ko_xrealloc(st->copies, (size_t)(st->n_copies + 1) * sizeof *st->copies);
-        st->copies[st->n_copies++] = copy;
-        data = copy;
+    out->data = entry_data(st, t, ko_dtype_size(out->dtype));
+    return 0;
+}
+
+int ko_st_lookup_i32(ko_st *st, const char *hf_name, ko_st_i32 *out, ko_err *e) {
+    int k = find_prefixed(st, hf_name);
+    if (k < 0) return 1;
+    const st_entry *t = &st->ents[k];
+    if (strcmp(DTYPES[t->dtype].name, "I32") != 0 || t->ndim < 1 || t->ndim > 2) {
+        char shp[160];
+        fmt_shape(t, shp, sizeof shp);
+        ko_fail(e, "%s: tensor '%s' is %s %s; expected I32 with 1 or 2 dimensions", file_base(st, t), t->name,
+                DTYPES[t->dtype].name, shp);
+        return ko_err_one_line(e);
     }
-    out->data = data;
+    out->name = t->name;
+    out->ndim = t->ndim;
+    out->shape[0] = t->shape[0];
+    out->shape[1] = t->ndim > 1 ? t->shape[1] : 1;
+    out->data = entry_data(st, t, 4);
     return 0;
 }

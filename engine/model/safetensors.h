@@ -41,4 +41,15 @@ int ko_st_shape(const ko_st *st, int i, int64_t shape[8]);   /* returns ndim (<=
  * tools than the safetensors crate) is copied once into aligned memory owned by the ko_st. */
 int ko_st_lookup(void *st, const char *hf_name, ko_tensor *out, ko_err *e);
 
+/* An I32 tensor of 1 or 2 dimensions (GPTQ's qweight, qzeros, g_idx), found by the same names as
+ * ko_st_lookup: 1 when absent, -1 (named) when it has another dtype or rank. shape[1] is 1 for a
+ * vector; data is 4-byte aligned, little-endian as in the file. */
+typedef struct ko_st_i32 {
+    const char *name;            /* as stored (owned by st) */
+    int ndim;
+    int64_t shape[2];
+    const int32_t *data;
+} ko_st_i32;
+int ko_st_lookup_i32(ko_st *st, const char *hf_name, ko_st_i32 *out, ko_err *e);
+
 #endif

@@ -15,8 +15,9 @@
  * them by whole nats. */
 #define INVARIANT_TOL 1e-4
 
+/* *_gptq: GPTQ 4-bit checkpoints, goldens from the GPTQ runtime (scripts/make_gptq_models.py). */
 static const char *MODELS[] = {"gemma3_text", "gemma3", "gemma2", "llama", "mistral", "qwen2",
-                               "exaone"};
+                               "exaone", "gemma2_gptq", "llama_gptq"};
 
 typedef struct golden {
     int n;

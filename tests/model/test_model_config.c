@@ -104,15 +104,31 @@ static void check_early_failure(void) {
     cJSON_Delete(cj);
 }
 
-/* A GPTQ checkpoint (e.g. a Gemma 2 GPTQ build) is refused by name, not as a missing tensor. */
+/* A GPTQ config reads (the tensors are gptq.c's: tests/model/test_gptq.c); other quantization
+ * methods (AWQ, bitsandbytes) are refused by name, not as a missing tensor. */
 static void check_quantized(void) {
-    cJSON *cj = cJSON_Parse("{\"model_type\": \"gemma2\", \"quantization_config\": {\"quant_method\": \"gptq\", "
-                            "\"bits\": 4}}");
-    ko_config c;
-    ko_err e = {{0}};
-    CHECK(ko_config_from_hf(cj, &c, &e) == -1 && strstr(e.msg, "quant_method gptq") && !strchr(e.msg, '\n'),
-          "quantized: %s", e.msg);
-    cJSON_Delete(cj);
+    static const struct {
+        const char *qc, *err;
+    } CASES[] = {{"{\"quant_method\": \"gptq\", \"bits\": 4}", NULL},
+                 {"{\"quant_method\": \"awq\", \"bits\": 4}", "quant_method awq"},
+                 {"{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true}", "quant_method bitsandbytes"},
+                 {"{\"load_in_8bit\": true}", "quant_method unknown"},
+                 {"{\"quant_method\": \"gptq\", \"bits\": 3}", "3 bits"}};
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        char *text = ko_xasprintf("{\"model_type\": \"gemma2\", \"quantization_config\": %s}", CASES[i].qc);
+        cJSON *cj = cJSON_Parse(text);
+        ko_config c;
+        ko_err e = {{0}};
+        int rc = ko_config_from_hf(cj, &c, &e);
+        if (!CASES[i].err) {
+            CHECK(rc == 0, "%s: %s", CASES[i].qc, e.msg);
+            if (rc == 0) free(c.layer_sliding);
+        } else {
+            CHECK(rc == -1 && strstr(e.msg, CASES[i].err) && !strchr(e.msg, '\n'), "%s: %s", CASES[i].qc, e.msg);
+        }
+        cJSON_Delete(cj);
+        free(text);
+    }
 }
 
 int main(void) {
