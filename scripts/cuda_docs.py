@@ -10,7 +10,9 @@ choices do not share one context token list is written as one line per choice).
 Used by scripts/gpu_parity.sh and scripts/bench_cuda.sh on the GPU machine.
 
 Env: KOEVAL_DATA, KOEVAL_TOKENIZER (as hf_baseline.py), HF_BASELINE (path of hf_baseline.py).
-Usage: cuda_docs.py OUT_FILE"""
+Usage: cuda_docs.py OUT_FILE [REQUESTS_JSONL]
+REQUESTS_JSONL (e.g. `koeval requests --tasks kobest_all --num_fewshot 5`, '-' = stdin) replaces
+hf_baseline.py's 0-shot requests, so bench_engine can time other shot counts."""
 import gzip
 import importlib.util
 import os
@@ -19,6 +21,16 @@ import sys
 from tokenizers import Tokenizer
 
 TASKS = ["kobest_boolq", "kobest_copa", "kobest_wic", "kobest_hellaswag", "kobest_sentineg"]
+
+
+def requests(hfb):
+    if len(sys.argv) < 3:
+        yield from hfb.requests()
+        return
+    import json
+    for line in sys.stdin if sys.argv[2] == "-" else open(sys.argv[2]):
+        r = json.loads(line)
+        yield r["task"], r["doc_id"], r["choice"], r["context"], r["continuation"]
 
 
 def main():
@@ -31,7 +43,7 @@ def main():
     tok = Tokenizer.from_str(raw.decode())
     bos = tok.token_to_id("<bos>")
     docs = {}
-    for task, i, j, ctx, cont in hfb.requests():
+    for task, i, j, ctx, cont in requests(hfb):
         c, x = hfb.encode_pair(tok, bos, ctx, cont)
         docs.setdefault((task, i), []).append((j, c, x))
     lines, split = [], 0

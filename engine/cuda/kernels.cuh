@@ -302,12 +302,15 @@ template <int HD> struct fa_shape {
     static constexpr int KC = HD >= 256 ? 16 : 32; /* keys per chunk */
     static constexpr int LD = HD + 8;             /* shared row stride (elements): conflict-free ldmatrix */
 };
-template <int HD> inline size_t fa_smem(int warps) { /* K, V double-buffered + 16 query rows per warp */
-    return (size_t)(4 * fa_shape<HD>::KC + 16 * warps) * fa_shape<HD>::LD * 2;
+template <int HD> inline size_t fa_smem(int warps) { /* K, V double-buffered + 16 query rows per warp, then the keys' pos | br */
+    return (size_t)(4 * fa_shape<HD>::KC + 16 * warps) * fa_shape<HD>::LD * 2 + 4 * fa_shape<HD>::KC * sizeof(int);
 }
 __device__ __forceinline__ unsigned sm_addr(const void *p) { return (unsigned)__cvta_generic_to_shared(p); }
 __device__ __forceinline__ void cp16(void *dst, const void *src, bool ok) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sm_addr(dst)), "l"(src), "r"(ok ? 16 : 0));
+}
+__device__ __forceinline__ void cp4(void *dst, const void *src, bool ok) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(sm_addr(dst)), "l"(src), "r"(ok ? 4 : 0));
 }
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
@@ -343,6 +346,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     constexpr int KC = fa_shape<HD>::KC, LD = fa_shape<HD>::LD, NT = KC / 8, DT = HD / 8, V8 = HD / 8;
     extern __shared__ __align__(128) unsigned char fa_raw[];
     T *Ks = (T *)fa_raw, *Vs = Ks + 2 * KC * LD, *Qs = Vs + 2 * KC * LD;
+    int *Kpos = (int *)(Qs + (blockDim.x >> 5) * 16 * LD), *Kbr = Kpos + 2 * KC; /* per stage: the chunk's keys' pos, br */
     const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g8 = lane >> 2, t4 = lane & 3;
     const int t0 = gst[blockIdx.x], ngt = gst[blockIdx.x + 1] - t0, slot = w / gw;
     const bool active = slot < ngt;
@@ -363,6 +367,13 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
             const T *src = qkv + (size_t)(in ? ko_tile_key(&tl, c0 + r) : tl.q0) * stride + c;
             cp16(Ks + (stage * KC + r) * LD + c, src + koff, in);
             cp16(Vs + (stage * KC + r) * LD + c, src + voff, in);
+        }
+        if (threadIdx.x < KC) { /* the mask's per-key data, so it reads shared memory after the barrier */
+            const int r = threadIdx.x;
+            const bool in = c0 + r < nkb;
+            const int k = in ? ko_tile_key(&tl, c0 + r) : 0;
+            cp4(Kpos + stage * KC + r, pos + k, in);
+            cp4(Kbr + stage * KC + r, br + k, in);
         }
     };
     load_kv(0, 0);
@@ -393,9 +404,9 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
         for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int j = 0; j < 2; j++) {
-                const bool in = c0 + 8 * n + 2 * t4 + j < nk;
-                const int k = in ? ko_tile_key(&tl, c0 + 8 * n + 2 * t4 + j) : 0;
-                const int kp = in ? pos[k] : 0, kb = in ? br[k] : 0;
+                const int kc = 8 * n + 2 * t4 + j;
+                const bool in = c0 + kc < nk;
+                const int k = ko_tile_key(&tl, c0 + kc), kp = Kpos[stage * KC + kc], kb = Kbr[stage * KC + kc];
 #pragma unroll
                 for (int r = 0; r < 2; r++)
                     if (qok[r] && in && k <= qi[r] && (kb < 0 || kb == qbr[r]) && (window <= 0 || qpos[r] - kp < window))
@@ -418,6 +429,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
                     mma16816<T>(s[2 * np + 1], a, b[2], b[3]);
                 }
             }
+            float corr[2];
 #pragma unroll
             for (int r = 0; r < 2; r++) {
                 float mx = -CUDART_INF_F;
@@ -436,7 +448,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
                 const float mnew = fmaxf(m[r], mx);
-                const float corr = mnew == -CUDART_INF_F ? 1.f : expf(m[r] - mnew);
+                corr[r] = mnew == -CUDART_INF_F ? 1.f : expf(m[r] - mnew);
                 float sum = 0.f;
 #pragma unroll
                 for (int n = 0; n < NT; n++)
@@ -449,12 +461,17 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
                     }
                 sum += __shfl_xor_sync(0xffffffffu, sum, 1);
                 sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-                l[r] = l[r] * corr + sum;
+                l[r] = l[r] * corr[r] + sum;
                 m[r] = mnew;
+            }
+            /* O is rescaled only when some row's maximum moved (x 1 changes no bit): most chunks */
+            if (__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) {
 #pragma unroll
                 for (int d = 0; d < DT; d++) {
-                    o[d][2 * r] *= corr;
-                    o[d][2 * r + 1] *= corr;
+                    o[d][0] *= corr[0];
+                    o[d][1] *= corr[0];
+                    o[d][2] *= corr[1];
+                    o[d][3] *= corr[1];
                 }
             }
 #pragma unroll
