@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in tests/fuzz/ (clang, ASan + UBSan) and runs each for N seconds
 # (default 60), seeded from the first lines of the shared KoBEST files (datasets), GGUF files (gguf),
-# tiny checkpoints written by the `safetensors` package and the test configs (safetensors).
+# tiny checkpoints written by the `safetensors` package and the test configs (safetensors), a small
+# GPTQ checkpoint and the tiny GPTQ configs (gptq).
 # `make fuzz` runs it; FUZZ_SECONDS=N make fuzz, or scripts/fuzz.sh N. Exits non-zero when a target finds a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +14,12 @@ CC=${FUZZ_CC:-clang}
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 lib="common/ko.c $(ls datasets/*.c)"
 # per-target sources beyond lib (default: none)
-declare -A extra=([fuzz_gguf]="engine/model/gguf.c" [fuzz_safetensors]="$(ls engine/model/*.c)")
+declare -A extra=([fuzz_gguf]="engine/model/gguf.c" [fuzz_safetensors]="$(ls engine/model/*.c)" [fuzz_gptq]="$(ls engine/model/*.c)")
 tok_src="$(ls engine/tokenizer/*.c) engine/model/gguf.c"
 extra[fuzz_tokenizer_json]=$tok_src
 extra[fuzz_tokenizer_encode]=$tok_src
 declare -A libs=([fuzz_tokenizer_json]="-lutf8proc -lpcre2-8" [fuzz_tokenizer_encode]="-lutf8proc -lpcre2-8")
-declare -A maxlen=([fuzz_gguf]=131072 [fuzz_tokenizer_json]=65536)   # the synthetic seed is a whole (86 KB) GGUF
+declare -A maxlen=([fuzz_gguf]=131072 [fuzz_tokenizer_json]=65536 [fuzz_gptq]=16384)   # the synthetic seed is a whole (86 KB) GGUF
 
 # Seeds: selector byte (see tests/fuzz/fuzz_datasets.c) + the head of a real file of that dataset.
 seeds=$out/seeds_datasets
@@ -85,6 +86,41 @@ for dt in ("float16", "float32"):
     open(f"{out}/st_{dt}", "wb").write(b"\x00" + blob)
     open(f"{out}/model_{dt}", "wb").write(b"\x02" + cfg + b"\x00" + blob)
 open(f"{out}/st_empty", "wb").write(b"\x00" + save({}))
+PY
+
+# Seeds for fuzz_gptq: config.json NUL .safetensors of a small GPTQ llama (every linear layer 4-bit,
+# group 8, act-order g_idx), one in format gptq and one in gptq_v2, and the config of each tiny GPTQ model.
+gq_seeds=$out/seeds_gptq
+mkdir -p "$gq_seeds"
+for c in tests/engine/tiny/*_gptq/config.json; do
+    cp "$c" "$gq_seeds/config_$(basename "$(dirname "$c")")"
+done
+python3 - "$gq_seeds" <<'PY' || echo "(no python safetensors package: GPTQ config seeds only)"
+import json, sys
+import numpy as np
+from safetensors.numpy import save
+out = sys.argv[1]
+V, H, I, NH, KV, HD = 8, 16, 16, 2, 1, 8
+rng = np.random.default_rng(0)
+t = {"model.embed_tokens.weight": rng.standard_normal((V, H)).astype("float16"),
+     "model.norm.weight": np.ones(H, "float16"), "lm_head.weight": rng.standard_normal((V, H)).astype("float16")}
+for n, (o, i) in {"self_attn.q_proj": (NH * HD, H), "self_attn.k_proj": (KV * HD, H), "self_attn.v_proj": (KV * HD, H),
+                  "self_attn.o_proj": (H, NH * HD), "mlp.gate_proj": (I, H), "mlp.up_proj": (I, H),
+                  "mlp.down_proj": (H, I)}.items():
+    p = "model.layers.0." + n
+    t[p + ".qweight"] = rng.integers(-2**31, 2**31, (i // 8, o)).astype("int32")
+    t[p + ".qzeros"] = rng.integers(-2**31, 2**31, (i // 8, o // 8)).astype("int32")
+    t[p + ".scales"] = (rng.random((i // 8, o)) * 0.1).astype("float16")
+    t[p + ".g_idx"] = rng.permutation(np.arange(i) // 8).astype("int32")
+for k in ("input_layernorm", "post_attention_layernorm"):
+    t["model.layers.0.%s.weight" % k] = np.ones(H, "float16")
+blob = save(t)
+for fmt in ("gptq", "gptq_v2"):
+    cfg = {"model_type": "llama", "vocab_size": V, "hidden_size": H, "intermediate_size": I, "num_hidden_layers": 1,
+           "num_attention_heads": NH, "num_key_value_heads": KV, "torch_dtype": "float16",
+           "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 8, "desc_act": True,
+                                   "checkpoint_format": fmt}}
+    open(f"{out}/model_{fmt}", "wb").write(json.dumps(cfg).encode() + b"\x00" + blob)
 PY
 
 status=0

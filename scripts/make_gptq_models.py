@@ -60,19 +60,11 @@ PF = 32 // BITS
 MAXQ = (1 << BITS) - 1
 V1_ADD = sum(1 << (k * BITS) for k in range(PF))  # 0x11111111
 
-COMMON = mtm.COMMON
 MODELS = {
     "gemma2_gptq": {
         "seed": 2001, "qk_gain": 5.0, "sym": False, "desc_act": False, "format": "gptq",
         "skip": ["self_attn.o_proj"],
-        "config": {**COMMON, "architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2",
-                   "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
-                   "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
-                   "query_pre_attn_scalar": 16, "rms_norm_eps": 1e-6,
-                   "hidden_activation": "gelu_pytorch_tanh", "hidden_act": "gelu_pytorch_tanh",
-                   "sliding_window": 16, "cache_implementation": "hybrid",
-                   "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
-                   "rope_theta": 10000.0, "tie_word_embeddings": True},
+        "config": {**mtm.MODELS["gemma2"]["config"], "hidden_size": 64, "intermediate_size": 128},
     },
     "llama_gptq": {
         "seed": 2002, "qk_gain": 1.0, "sym": True, "desc_act": True, "format": "gptq_v2",

@@ -32,7 +32,7 @@ static int get_cfg_int(const cJSON *q, const char *key, bool required, int dflt,
     return 0;
 }
 
-int ko_gptq_params_from(const cJSON *config, ko_gptq_params *p, bool *quantized, ko_err *e) {
+static int params_from(const cJSON *config, ko_gptq_params *p, bool *quantized, ko_err *e) {
     memset(p, 0, sizeof *p);
     *quantized = false;
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(config, "quantization_config");
@@ -68,6 +68,10 @@ int ko_gptq_params_from(const cJSON *config, ko_gptq_params *p, bool *quantized,
         return ko_fail(e, "quantization_config.dynamic (per-module bits or group sizes) is not supported");
     *quantized = true;
     return 0;
+}
+
+int ko_gptq_params_from(const cJSON *config, ko_gptq_params *p, bool *quantized, ko_err *e) {
+    return params_from(config, p, quantized, e) == 0 ? 0 : ko_err_one_line(e);
 }
 
 /* ---- dequantisation ---- */
@@ -111,9 +115,8 @@ static int want2(const char *prefix, const char *what, const ko_st_i32 *t, int64
                    (long long)c);
 }
 
-int ko_gptq_dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight,
-                    const ko_st_i32 *qzeros, const ko_tensor *scales, const ko_st_i32 *g_idx,
-                    ko_tensor *out, ko_err *e) {
+static int dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight, const ko_st_i32 *qzeros,
+                   const ko_tensor *scales, const ko_st_i32 *g_idx, ko_tensor *out, ko_err *e) {
     const int bits = p->bits, pf = 32 / bits;
     const uint32_t maxq = (1u << bits) - 1;
     if (qweight->ndim != 2 || qweight->shape[0] < 1 || qweight->shape[1] < 1) {
@@ -166,25 +169,36 @@ int ko_gptq_dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32
     out->shape[1] = in;
     size_t esz = ko_dtype_size(out->dtype);
     uint8_t *w = ko_xmalloc((size_t)(outf * in) * esz);
+    int32_t *group = ko_xmalloc((size_t)in * sizeof *group);
+    for (int64_t i = 0; i < in; i++) group[i] = g_idx ? g_idx->data[i] : (int32_t)(i / gs);
     const uint32_t *qw = (const uint32_t *)qweight->data;
-    /* Tiles of 64 inputs: each output row gets whole cache lines while qweight is read row by row. */
-    for (int64_t i0 = 0; i0 < in; i0 += 64) {
-        int64_t i1 = i0 + 64 < in ? i0 + 64 : in;
+    const int64_t rows = qweight->shape[0], tile = 64 / pf; /* 64 inputs: whole cache lines of each output row */
+    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+        int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
         for (int64_t o = 0; o < outf; o++) {
-            for (int64_t i = i0; i < i1; i++) {
-                int64_t g = g_idx ? g_idx->data[i] : i / gs;
-                int d = (int)((qw[(i / pf) * outf + o] >> (i % pf * bits)) & maxq) - zero[g * outf + o];
-                float v = scale[g * outf + o] * (float)d; /* exact for 16-bit scales: one rounding, to the dtype */
-                int64_t at = o * in + i;
-                if (out->dtype == KO_F32) memcpy(w + 4 * at, &v, 4);
-                else ((uint16_t *)w)[at] = out->dtype == KO_F16 ? f32_f16(v) : f32_bf16(v);
+            for (int64_t r = r0; r < r1; r++) {
+                uint32_t word = qw[r * outf + o];
+                for (int k = 0; k < pf; k++, word >>= bits) {
+                    int64_t i = r * pf + k, gz_at = (int64_t)group[i] * outf + o, at = o * in + i;
+                    /* exact for 16-bit scales: the one rounding is to the dtype */
+                    float v = scale[gz_at] * (float)((int)(word & maxq) - zero[gz_at]);
+                    if (out->dtype == KO_F32) memcpy(w + 4 * at, &v, 4);
+                    else ((uint16_t *)w)[at] = out->dtype == KO_F16 ? f32_f16(v) : f32_bf16(v);
+                }
             }
         }
     }
+    free(group);
     free(zero);
     free(scale);
     out->data = w;
     return 0;
+}
+
+int ko_gptq_dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight,
+                    const ko_st_i32 *qzeros, const ko_tensor *scales, const ko_st_i32 *g_idx,
+                    ko_tensor *out, ko_err *e) {
+    return dequant(p, prefix, qweight, qzeros, scales, g_idx, out, e) == 0 ? 0 : ko_err_one_line(e);
 }
 
 /* ---- lookup ---- */

@@ -231,6 +231,7 @@ static void check_config_errors(void) {
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"format\": \"gptq_v2\", \"checkpoint_format\": \"bitblas\"}",
          "format 'bitblas'"},
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"format\": 2}", "format is not a string"},
+        {"{\"quant_method\": \"gptq\", \"bits\": 4, \"format\": \"gp\\nt\"}", "format 'gp?t'"}, /* one line */
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"pack_dtype\": \"int16\"}", "pack_dtype must be int32"},
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"dynamic\": {\"-:.*\": {}}}", "dynamic"},
         {"{\"quant_method\": \"awq\", \"bits\": 4}", "quant_method awq"},
