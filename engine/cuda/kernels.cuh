@@ -299,7 +299,7 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
  * K/V chunks are shared by the block's warps and double-buffered in shared memory with cp.async;
  * chunks with no visible key for the tile (other choices' branches) skip the products. */
 template <int HD> struct fa_shape {
-    static constexpr int KC = HD >= 256 ? 16 : 32; /* keys per chunk */
+    static constexpr int KC = 32; /* keys per chunk (16 at head_dim 256 until session 12: NOTES.md) */
     static constexpr int LD = HD + 8;             /* shared row stride (elements): conflict-free ldmatrix */
 };
 template <int HD> inline size_t fa_smem(int warps) { /* K, V double-buffered + 16 query rows per warp, then the keys' pos | br */

@@ -16,7 +16,7 @@ int main(void) {
 }
 #else
 
-static const char *MODELS[] = {"gemma3_text", "gemma3", "gemma2", "llama", "mistral", "qwen2", "exaone"};
+static const char *MODELS[] = {"gemma3_text", "gemma3", "gemma2", "llama", "mistral", "qwen2", "exaone", "gemma2_gptq", "llama_gptq"};
 
 typedef struct {
     int n, nreq;
