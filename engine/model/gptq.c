@@ -2,10 +2,12 @@
  * load, and the lookup that hands them to arch.c as ordinary weights (gptq.h). */
 #include "engine/model/gptq.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "engine/model/arch.h"
 #include "engine/model/loader.h"
@@ -115,8 +117,84 @@ static int want2(const char *prefix, const char *what, const ko_st_i32 *t, int64
                    (long long)c);
 }
 
+/* The unpacking, split into ranges of outputs: part t of n writes rows [outf * t / n, outf * (t + 1) / n)
+ * of w (disjoint and contiguous), each element computed as on one thread. */
+typedef struct unpack_job {
+    const uint32_t *qw;          /* qweight [rows, outf] */
+    const uint8_t *zero;         /* [groups, outf] */
+    const float *scale;          /* [groups, outf] */
+    const int32_t *group;        /* [rows * pf]: each input's group */
+    uint8_t *w;                  /* [outf, rows * pf] of dtype */
+    ko_dtype dtype;
+    int bits, n_parts;
+    int64_t rows, outf;
+} unpack_job;
+
+typedef struct unpack_part {
+    const unpack_job *job;
+    int t;
+} unpack_part;
+
+static void *unpack_run(void *arg) {
+    const unpack_part *part = arg;
+    const unpack_job *j = part->job;
+    const uint32_t *qw = j->qw;
+    const uint8_t *zero = j->zero;
+    const float *scale = j->scale;
+    const int32_t *group = j->group;
+    uint8_t *w = j->w;
+    const ko_dtype dtype = j->dtype;
+    const int bits = j->bits, pf = 32 / bits;
+    const uint32_t maxq = (1u << bits) - 1;
+    const int64_t rows = j->rows, outf = j->outf, in = rows * pf;
+    const int64_t o0 = outf * part->t / j->n_parts, o1 = outf * (part->t + 1) / j->n_parts;
+    const int64_t tile = 64 / pf; /* 64 inputs: whole cache lines of each output row */
+    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+        int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
+        for (int64_t o = o0; o < o1; o++) {
+            for (int64_t r = r0; r < r1; r++) {
+                uint32_t word = qw[r * outf + o];
+                for (int k = 0; k < pf; k++, word >>= bits) {
+                    int64_t i = r * pf + k, gz_at = (int64_t)group[i] * outf + o, at = o * in + i;
+                    /* exact for 16-bit scales: the one rounding is to the dtype */
+                    float v = scale[gz_at] * (float)((int)(word & maxq) - zero[gz_at]);
+                    if (dtype == KO_F32) memcpy(w + 4 * at, &v, 4);
+                    else ((uint16_t *)w)[at] = dtype == KO_F16 ? f32_f16(v) : f32_bf16(v);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+enum { MAX_THREADS = 32, MIN_WEIGHTS_PER_THREAD = 1 << 18 }; /* ~1 ms of work against ~50 us to start a thread */
+
+/* On n_threads threads (0: the online CPUs, at most MAX_THREADS and one per MIN_WEIGHTS_PER_THREAD
+ * weights); a part whose thread did not start is done by the calling thread. */
+static void unpack(unpack_job *j, int n_threads) {
+    if (n_threads <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int64_t fit = j->rows * (32 / j->bits) * j->outf / MIN_WEIGHTS_PER_THREAD;
+        n_threads = (int)(cpus < fit ? cpus : fit); /* below 1 (a small layer, or no sysconf): one */
+    }
+    n_threads = n_threads < 1 ? 1 : n_threads > MAX_THREADS ? MAX_THREADS : n_threads;
+    j->n_parts = n_threads < j->outf ? n_threads : (int)j->outf;
+    unpack_part parts[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    for (int t = 0; t < j->n_parts; t++) {
+        parts[t] = (unpack_part){j, t};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, unpack_run, &parts[t]) == 0;
+    }
+    unpack_run(&parts[0]);
+    for (int t = 1; t < j->n_parts; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else unpack_run(&parts[t]); /* no thread: do its share here */
+    }
+}
+
 static int dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight, const ko_st_i32 *qzeros,
-                   const ko_tensor *scales, const ko_st_i32 *g_idx, ko_tensor *out, ko_err *e) {
+                   const ko_tensor *scales, const ko_st_i32 *g_idx, int n_threads, ko_tensor *out, ko_err *e) {
     const int bits = p->bits, pf = 32 / bits;
     const uint32_t maxq = (1u << bits) - 1;
     if (qweight->ndim != 2 || qweight->shape[0] < 1 || qweight->shape[1] < 1) {
@@ -167,27 +245,12 @@ static int dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 
     out->ndim = 2;
     out->shape[0] = outf;
     out->shape[1] = in;
-    size_t esz = ko_dtype_size(out->dtype);
-    uint8_t *w = ko_xmalloc((size_t)(outf * in) * esz);
+    uint8_t *w = ko_xmalloc((size_t)(outf * in) * ko_dtype_size(out->dtype));
     int32_t *group = ko_xmalloc((size_t)in * sizeof *group);
     for (int64_t i = 0; i < in; i++) group[i] = g_idx ? g_idx->data[i] : (int32_t)(i / gs);
-    const uint32_t *qw = (const uint32_t *)qweight->data;
-    const int64_t rows = qweight->shape[0], tile = 64 / pf; /* 64 inputs: whole cache lines of each output row */
-    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-        int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
-        for (int64_t o = 0; o < outf; o++) {
-            for (int64_t r = r0; r < r1; r++) {
-                uint32_t word = qw[r * outf + o];
-                for (int k = 0; k < pf; k++, word >>= bits) {
-                    int64_t i = r * pf + k, gz_at = (int64_t)group[i] * outf + o, at = o * in + i;
-                    /* exact for 16-bit scales: the one rounding is to the dtype */
-                    float v = scale[gz_at] * (float)((int)(word & maxq) - zero[gz_at]);
-                    if (out->dtype == KO_F32) memcpy(w + 4 * at, &v, 4);
-                    else ((uint16_t *)w)[at] = out->dtype == KO_F16 ? f32_f16(v) : f32_bf16(v);
-                }
-            }
-        }
-    }
+    unpack_job job = {.qw = (const uint32_t *)qweight->data, .zero = zero, .scale = scale, .group = group, .w = w,
+                      .dtype = out->dtype, .bits = bits, .rows = qweight->shape[0], .outf = outf};
+    unpack(&job, n_threads);
     free(group);
     free(zero);
     free(scale);
@@ -195,10 +258,16 @@ static int dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 
     return 0;
 }
 
+int ko_gptq_dequant_threads(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight,
+                            const ko_st_i32 *qzeros, const ko_tensor *scales, const ko_st_i32 *g_idx,
+                            int n_threads, ko_tensor *out, ko_err *e) {
+    return dequant(p, prefix, qweight, qzeros, scales, g_idx, n_threads, out, e) == 0 ? 0 : ko_err_one_line(e);
+}
+
 int ko_gptq_dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight,
                     const ko_st_i32 *qzeros, const ko_tensor *scales, const ko_st_i32 *g_idx,
                     ko_tensor *out, ko_err *e) {
-    return dequant(p, prefix, qweight, qzeros, scales, g_idx, out, e) == 0 ? 0 : ko_err_one_line(e);
+    return ko_gptq_dequant_threads(p, prefix, qweight, qzeros, scales, g_idx, 0, out, e);
 }
 
 /* ---- lookup ---- */

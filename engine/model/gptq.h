@@ -35,10 +35,17 @@ int ko_gptq_params_from(const cJSON *config, ko_gptq_params *p, bool *quantized,
 
 /* Dequantises one layer (named `prefix` in errors) after checking every shape against qweight's
  * [in / pf, out] and every g_idx value; g_idx may be NULL. On success *out is a malloc'd
- * [out, in] tensor of scales' dtype (free out->data). */
+ * [out, in] tensor of scales' dtype (free out->data). The work is split by ranges of outputs over
+ * the online CPUs (at most 32; one thread for a small layer); the bytes do not depend on it. */
 int ko_gptq_dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight,
                     const ko_st_i32 *qzeros, const ko_tensor *scales, const ko_st_i32 *g_idx,
                     ko_tensor *out, ko_err *e);
+
+/* The same on exactly n_threads threads (at most 32 and out_features), 0 as ko_gptq_dequant
+ * chooses: for the test that the split changes no byte and for its benchmark. */
+int ko_gptq_dequant_threads(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight,
+                            const ko_st_i32 *qzeros, const ko_tensor *scales, const ko_st_i32 *g_idx,
+                            int n_threads, ko_tensor *out, ko_err *e);
 
 /* A ko_tensor_lookup (loader.h) over a GPTQ checkpoint: a name present in st is handed out as
  * ko_st_lookup does (unquantized layers, embeddings, norms, biases); "<prefix>.weight" absent but

@@ -3,8 +3,11 @@
  * subnormals and overflow), bit for bit against GPTQModel's own dequantize_weight() on the tiny
  * checkpoints (hashes in tests/engine/goldens/<name>.dequant.tsv, scripts/make_gptq_models.py), and every
  * validation error — quantization_config, tensor shapes, g_idx, half-quantized layers, shapes
- * against the architecture — as one line, never a crash. */
+ * against the architecture — as one line, never a crash; the threaded dequantisation gives the
+ * single thread's bytes. `test_gptq --bench` times a 4096 x 14336 4-bit layer on 1 and all threads. */
 #include <cjson/cJSON.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "engine/model/gptq.h"
 #include "engine/model/loader.h"
@@ -210,6 +213,122 @@ static void check_runtime(const char *name) {
     free(cfg_path);
 }
 
+/* ---- threads ---- */
+
+/* A synthetic layer of random words, zeros, scales (0.004 to 0.5) and, for act-order, g_idx. */
+typedef struct synth {
+    ko_gptq_params p;
+    int32_t *qw, *qz, *g;
+    void *sc;                    /* 4 bytes a scale: room for F32 */
+    ko_st_i32 tq, tz, tg;
+    ko_tensor ts;
+} synth;
+
+static uint32_t lcg(uint64_t *s) {
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(*s >> 32);
+}
+
+static synth synth_new(int bits, int64_t in, int64_t out, int group_size, bool act_order, ko_dtype sdt) {
+    int pf = 32 / bits;
+    int64_t groups = group_size < 0 ? 1 : in / group_size;
+    synth s = {.p = {.bits = bits, .group_size = group_size, .desc_act = act_order, .v1 = !act_order}};
+    s.qw = ko_xmalloc((size_t)(in / pf * out) * 4);
+    s.qz = ko_xmalloc((size_t)(groups * out / pf) * 4);
+    s.g = ko_xmalloc((size_t)in * 4);
+    s.sc = ko_xmalloc((size_t)(groups * out) * 4);
+    uint64_t seed = (uint64_t)(bits * 1000003 + in * 31 + out);
+    for (int64_t k = 0; k < in / pf * out; k++) s.qw[k] = (int32_t)lcg(&seed);
+    for (int64_t k = 0; k < groups * out / pf; k++) s.qz[k] = (int32_t)lcg(&seed);
+    for (int64_t i = 0; i < in; i++) s.g[i] = (int32_t)(lcg(&seed) % (uint32_t)groups);
+    for (int64_t k = 0; k < groups * out; k++) {
+        float v = 0.00390625f + (float)(lcg(&seed) >> 8) * (0.5f / 16777216.0f);
+        if (sdt == KO_F32) memcpy((char *)s.sc + 4 * k, &v, 4);
+        else { /* truncation is fine: any value of the dtype will do */
+            uint32_t u;
+            memcpy(&u, &v, 4);
+            ((uint16_t *)s.sc)[k] = sdt == KO_BF16 ? (uint16_t)(u >> 16) : (uint16_t)((u >> 13) - ((127 - 15) << 10));
+        }
+    }
+    s.tq = i32(s.qw, in / pf, out);
+    s.tz = i32(s.qz, groups, out / pf);
+    s.tg = i32(s.g, in, 0);
+    s.ts = (ko_tensor){.dtype = sdt, .ndim = 2, .shape = {groups, out}, .data = s.sc};
+    return s;
+}
+
+static void synth_free(synth *s) {
+    free(s->qw);
+    free(s->qz);
+    free(s->g);
+    free(s->sc);
+}
+
+static int synth_dequant(const synth *s, int n_threads, ko_tensor *w, ko_err *e) {
+    return ko_gptq_dequant_threads(&s->p, "synth", &s->tq, &s->tz, &s->ts, s->p.desc_act ? &s->tg : NULL, n_threads,
+                                   w, e);
+}
+
+/* Split over output ranges (ragged: out 304 over 3, 7, 32 threads; more threads than outputs on a
+ * tiny layer), every dtype: the same bytes as one thread. */
+static void check_threads(void) {
+    static const struct {
+        int bits, group;
+        int64_t in, out;
+        bool act;
+        ko_dtype dt;
+    } CASES[] = {{4, 64, 512, 304, false, KO_F16}, {2, 32, 512, 304, true, KO_BF16},
+                 {8, -1, 256, 304, false, KO_F32}, {4, 8, 16, 8, true, KO_F16}};
+    static const int THREADS[] = {2, 3, 7, 32, 0};
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        synth s = synth_new(CASES[c].bits, CASES[c].in, CASES[c].out, CASES[c].group, CASES[c].act, CASES[c].dt);
+        enum { N = sizeof THREADS / sizeof *THREADS };
+        ko_tensor one, many[N]; /* all kept to the end: no run gets a freed buffer holding the bytes it should write */
+        ko_err e = {{0}};
+        CHECK(synth_dequant(&s, 1, &one, &e) == 0, "case %zu: %s", c, e.msg);
+        size_t bytes = (size_t)(CASES[c].in * CASES[c].out) * ko_dtype_size(CASES[c].dt);
+        for (int t = 0; t < N; t++) {
+            CHECK(synth_dequant(&s, THREADS[t], &many[t], &e) == 0, "case %zu: %s", c, e.msg);
+            CHECK(memcmp(one.data, many[t].data, bytes) == 0, "case %zu (%d bits, out %lld): %d threads differ from one",
+                  c, CASES[c].bits, (long long)CASES[c].out, THREADS[t]);
+        }
+        for (int t = 0; t < N; t++) free((void *)many[t].data);
+        free((void *)one.data);
+        synth_free(&s);
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best of 3 of one thread and of all threads (as the loader chooses), same bytes. */
+static void bench(void) {
+    const int64_t in = 4096, out = 14336;
+    synth s = synth_new(4, in, out, 128, false, KO_F16);
+    double best[2] = {1e30, 1e30};
+    ko_tensor w[2] = {{0}};
+    ko_err e = {{0}};
+    for (int rep = 0; rep < 3; rep++)
+        for (int k = 0; k < 2; k++) {
+            free((void *)w[k].data);
+            double t0 = now_s();
+            CHECK(synth_dequant(&s, k ? 0 : 1, &w[k], &e) == 0, "%s", e.msg);
+            double t = now_s() - t0;
+            best[k] = t < best[k] ? t : best[k];
+        }
+    CHECK(memcmp(w[0].data, w[1].data, (size_t)(in * out) * 2) == 0, "threads differ from one");
+    printf("GPTQ dequant, 4-bit, in %lld x out %lld (%.1fM weights, group 128, f16): 1 thread %.3f s (%.2f ns/weight), "
+           "%ld threads %.3f s (%.2f ns/weight): %.2fx\n", (long long)in, (long long)out, (double)(in * out) / 1e6,
+           best[0], best[0] * 1e9 / (double)(in * out), sysconf(_SC_NPROCESSORS_ONLN), best[1],
+           best[1] * 1e9 / (double)(in * out), best[0] / best[1]);
+    free((void *)w[0].data);
+    free((void *)w[1].data);
+    synth_free(&s);
+}
+
 /* ---- validation ---- */
 
 /* Fails with one line that contains `why`. */
@@ -380,14 +499,19 @@ static void check_model_errors(void) {
     model_case("qzsg", 2, 8, "I32", "F16", false, "q_proj.weight' has shape [8, 16], expected [16, 16]");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     (void)fx_raw; /* st_fixtures.h helpers this test does not need */
     (void)fx_sparse_write;
+    if (argc == 2 && strcmp(argv[1], "--bench") == 0) {
+        bench();
+        TEST_END();
+    }
     check_values_4bit();
     check_rounding();
     check_values_2_8bit();
     check_runtime("gemma2_gptq");
     check_runtime("llama_gptq");
+    check_threads();
     check_config_errors();
     check_tensor_errors();
     check_model_errors();
