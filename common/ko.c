@@ -1,6 +1,7 @@
 #include "common/ko.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,4 +279,36 @@ const char *ko_nearest(const char *word, const char *const *candidates, int n) {
     }
     int limit = (int)strlen(word) / 2 + 2;
     return bestd <= limit ? best : NULL;
+}
+
+typedef struct par_job {
+    ko_range_fn fn;
+    void *ctx;
+    int lo, hi, thread;
+} par_job;
+
+static void *par_main(void *arg) {
+    par_job *j = arg;
+    j->fn(j->ctx, j->lo, j->hi, j->thread);
+    return NULL;
+}
+
+void ko_parallel_for(int n_threads, int n, ko_range_fn fn, void *ctx) {
+    if (n_threads > n) n_threads = n;
+    if (n_threads <= 1) {
+        if (n > 0) fn(ctx, 0, n, 0);
+        return;
+    }
+    par_job jobs[n_threads];
+    pthread_t tid[n_threads];
+    bool started[n_threads];
+    for (int t = 0; t < n_threads; t++) {
+        jobs[t] = (par_job){fn, ctx, (int)((long long)n * t / n_threads), (int)((long long)n * (t + 1) / n_threads), t};
+        started[t] = t > 0 && pthread_create(&tid[t], NULL, par_main, &jobs[t]) == 0;
+    }
+    par_main(&jobs[0]);
+    for (int t = 1; t < n_threads; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else par_main(&jobs[t]); /* could not start a thread: do its share here */
+    }
 }

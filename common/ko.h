@@ -72,6 +72,11 @@ void ko_sha256_hex(const void *s, size_t n, char out[65]);
 /* Monotonic wall clock in seconds. */
 double ko_now(void);
 
+/* Runs fn(ctx, lo, hi, t) over [0, n) split into min(n_threads, n) contiguous ranges, range t on
+ * thread t (the calling thread takes range 0, and any range whose thread could not be started). */
+typedef void (*ko_range_fn)(void *ctx, int lo, int hi, int thread);
+void ko_parallel_for(int n_threads, int n, ko_range_fn fn, void *ctx);
+
 /* Levenshtein distance, for "did you mean" hints. */
 int ko_edit_distance(const char *a, const char *b);
 /* The candidate nearest to `word` (NULL if none within a sensible distance). */

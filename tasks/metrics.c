@@ -2,7 +2,6 @@
  * the kobest tasks (tasks/metrics.h says which lm-eval function each piece reproduces). Sums run
  * left to right in lm-eval's order so that results agree to the last bit, not just to 1e-12. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,23 +91,18 @@ double ko_macro_f1(const int *gold, const int *pred, int n) {
     return f1_from_counts(&c);
 }
 
-/* Bootstrap chunks are independent (chunk i draws from random.Random(i)), so threads take whole
- * chunks and write their replicates where the sequential loop would: the result is the same. */
+/* Bootstrap chunks are independent (chunk i draws from random.Random(i)), so threads take ranges of
+ * whole chunks and write their replicates where the sequential loop would: the result is the same. */
 typedef struct boot_job {
     const int *gold, *pred;
-    int n, chunk, n_chunks, stride;
+    int n, chunk;
     double *res;
 } boot_job;
 
-typedef struct boot_worker {
-    const boot_job *job;
-    int first;
-} boot_worker;
-
-static void *boot_run(void *arg) {
-    const boot_worker *w = arg;
-    const boot_job *b = w->job;
-    for (int i = w->first; i < b->n_chunks; i += b->stride) {
+static void boot_run(void *ctx, int lo, int hi, int thread) {
+    (void)thread;
+    const boot_job *b = ctx;
+    for (int i = lo; i < hi; i++) {
         ko_pyrandom rnd;
         ko_pyrandom_seed(&rnd, (uint64_t)i);
         for (int j = 0; j < b->chunk; j++) {
@@ -122,7 +116,6 @@ static void *boot_run(void *arg) {
             b->res[(size_t)i * (size_t)b->chunk + (size_t)j] = f1_from_counts(&c);
         }
     }
-    return NULL;
 }
 
 double ko_macro_f1_bootstrap_stderr(const int *gold, const int *pred, int n, int iters) {
@@ -131,21 +124,8 @@ double ko_macro_f1_bootstrap_stderr(const int *gold, const int *pred, int n, int
     size_t n_res = (size_t)n_chunks * (size_t)(chunk > 0 ? chunk : 0);
     if (n_res < 2 || n < 1) return NAN;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int n_threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
-    if (n_threads > n_chunks) n_threads = n_chunks;
-    boot_job job = {gold, pred, n, chunk, n_chunks, n_threads, ko_xmalloc(n_res * sizeof(double))};
-    boot_worker w[16];
-    pthread_t th[16];
-    int started = 0;
-    for (int t = 0; t < n_threads; t++) {
-        w[t] = (boot_worker){&job, t};
-        if (t > 0 && pthread_create(&th[t], NULL, boot_run, &w[t]) == 0) started |= 1 << t;
-    }
-    boot_run(&w[0]);
-    for (int t = 1; t < n_threads; t++) {
-        if (started & (1 << t)) pthread_join(th[t], NULL);
-        else boot_run(&w[t]); /* no thread: do its share here */
-    }
+    boot_job job = {gold, pred, n, chunk, ko_xmalloc(n_res * sizeof(double))};
+    ko_parallel_for(cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus, n_chunks, boot_run, &job);
     double se = sample_stddev(job.res, (int)n_res);
     free(job.res);
     return se;

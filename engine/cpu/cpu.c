@@ -153,49 +153,6 @@ static void rope_inv_freq(const ko_rope *r, int head_dim, float *out) {
     }
 }
 
-/* ---- threads ---------------------------------------------------------------------------------- */
-
-typedef void (*range_fn)(void *ctx, int lo, int hi, int thread);
-typedef struct par_job {
-    range_fn fn;
-    void *ctx;
-    int lo, hi, thread;
-} par_job;
-
-static void *par_main(void *arg) {
-    par_job *j = arg;
-    j->fn(j->ctx, j->lo, j->hi, j->thread);
-    return NULL;
-}
-
-/* Runs fn over [0, n) split into n_threads contiguous ranges (the calling thread takes the first). */
-static void parallel_for(int n_threads, int n, range_fn fn, void *ctx) {
-    if (n_threads > n)
-        n_threads = n;
-    if (n_threads <= 1) {
-        if (n > 0)
-            fn(ctx, 0, n, 0);
-        return;
-    }
-    par_job jobs[n_threads];
-    pthread_t tid[n_threads];
-    bool started[n_threads];
-    for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (par_job){fn, ctx, (int)((long long)n * t / n_threads),
-                            (int)((long long)n * (t + 1) / n_threads), t};
-        started[t] = false;
-    }
-    for (int t = 1; t < n_threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, par_main, &jobs[t]) == 0;
-    par_main(&jobs[0]);
-    for (int t = 1; t < n_threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            par_main(&jobs[t]);  /* could not start a thread: do its share here */
-    }
-}
-
 /* ---- building blocks (row-major, one row per token) ------------------------------------------- */
 
 /* y[n, out] = x[n, in] W^T (+ bias); W is HF's [out, in]. */
@@ -366,7 +323,7 @@ static void attention(cpu_state *S, const cpu_layer *l) {
                             (float)c->attn_scale, S->s.q + (size_t)(s0 + r0) * nq + h * hd, nq,
                             S->s.k + (size_t)k0 * nkv + kh * hd, nkv, 0.0f, S->s.att, nk);
                 /* threads only where there is work enough to pay for starting them */
-                parallel_for((long)nr * nk >= 65536 ? S->n_threads : 1, nr, softmax_rows, &A);
+                ko_parallel_for((long)nr * nk >= 65536 ? S->n_threads : 1, nr, softmax_rows, &A);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, nk, 1.0f, S->s.att,
                             nk, S->s.v + (size_t)k0 * nkv + kh * hd, nkv, 0.0f,
                             S->s.o + (size_t)(s0 + r0) * nq + h * hd, nq);
@@ -613,7 +570,7 @@ static void forward_batch(cpu_state *S, ko_doc *docs) {
         linear(s->h, T, H, l->w_gate, NULL, ni, s->g);
         linear(s->h, T, H, l->w_up, NULL, ni, s->u);
         act_ctx ac = {S, ni};
-        parallel_for(S->n_threads, T, act_rows, &ac);
+        ko_parallel_for(S->n_threads, T, act_rows, &ac);
         linear(s->g, T, ni, l->w_down, NULL, H, s->h);
         if (l->post_ffn_norm)
             rmsnorm(s->h, s->h, T, H, l->post_ffn_norm, c->rms_eps);
@@ -628,7 +585,7 @@ static void forward_batch(cpu_state *S, ko_doc *docs) {
         int n = b->n_rows - r0 < chunk ? b->n_rows - r0 : chunk;
         linear(s->rows + (size_t)r0 * H, n, H, S->lm_head, NULL, c->vocab_size, s->logits);
         head_ctx hc = {S, r0};
-        parallel_for(S->n_threads, n, head_range, &hc);
+        ko_parallel_for(S->n_threads, n, head_range, &hc);
     }
     /* Sums per choice, in token order (lm-eval sums the gathered log-softmax values). */
     for (int k = 0; k < b->n_tgt; k++) {

@@ -2,7 +2,7 @@
  * load, and the lookup that hands them to arch.c as ordinary weights (gptq.h). */
 #include "engine/model/gptq.h"
 
-#include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,18 +126,15 @@ typedef struct unpack_job {
     const int32_t *group;        /* [rows * pf]: each input's group */
     uint8_t *w;                  /* [outf, rows * pf] of dtype */
     ko_dtype dtype;
-    int bits, n_parts;
+    int bits;
     int64_t rows, outf;
 } unpack_job;
 
-typedef struct unpack_part {
-    const unpack_job *job;
-    int t;
-} unpack_part;
-
-static void *unpack_run(void *arg) {
-    const unpack_part *part = arg;
-    const unpack_job *j = part->job;
+/* Rows [o0, o1) of w (ko_parallel_for's range t: disjoint and contiguous), each element computed as
+ * on one thread. */
+static void unpack_run(void *ctx, int o0, int o1, int thread) {
+    (void)thread;
+    const unpack_job *j = ctx;
     const uint32_t *qw = j->qw;
     const uint8_t *zero = j->zero;
     const float *scale = j->scale;
@@ -147,7 +144,6 @@ static void *unpack_run(void *arg) {
     const int bits = j->bits, pf = 32 / bits;
     const uint32_t maxq = (1u << bits) - 1;
     const int64_t rows = j->rows, outf = j->outf, in = rows * pf;
-    const int64_t o0 = outf * part->t / j->n_parts, o1 = outf * (part->t + 1) / j->n_parts;
     const int64_t tile = 64 / pf; /* 64 inputs: whole cache lines of each output row */
     for (int64_t r0 = 0; r0 < rows; r0 += tile) {
         int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
@@ -164,33 +160,20 @@ static void *unpack_run(void *arg) {
             }
         }
     }
-    return NULL;
 }
 
 enum { MAX_THREADS = 32, MIN_WEIGHTS_PER_THREAD = 1 << 18 }; /* ~1 ms of work against ~50 us to start a thread */
 
 /* On n_threads threads (0: the online CPUs, at most MAX_THREADS and one per MIN_WEIGHTS_PER_THREAD
- * weights); a part whose thread did not start is done by the calling thread. */
-static void unpack(unpack_job *j, int n_threads) {
+ * weights), split by ranges of outputs. */
+static void unpack(const unpack_job *j, int n_threads) {
     if (n_threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         int64_t fit = j->rows * (32 / j->bits) * j->outf / MIN_WEIGHTS_PER_THREAD;
         n_threads = (int)(cpus < fit ? cpus : fit); /* below 1 (a small layer, or no sysconf): one */
     }
     n_threads = n_threads < 1 ? 1 : n_threads > MAX_THREADS ? MAX_THREADS : n_threads;
-    j->n_parts = n_threads < j->outf ? n_threads : (int)j->outf;
-    unpack_part parts[MAX_THREADS];
-    pthread_t th[MAX_THREADS];
-    bool started[MAX_THREADS] = {false};
-    for (int t = 0; t < j->n_parts; t++) {
-        parts[t] = (unpack_part){j, t};
-        started[t] = t > 0 && pthread_create(&th[t], NULL, unpack_run, &parts[t]) == 0;
-    }
-    unpack_run(&parts[0]);
-    for (int t = 1; t < j->n_parts; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else unpack_run(&parts[t]); /* no thread: do its share here */
-    }
+    ko_parallel_for(n_threads, (int)j->outf, unpack_run, (void *)j);
 }
 
 static int dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 *qweight, const ko_st_i32 *qzeros,
@@ -204,6 +187,9 @@ static int dequant(const ko_gptq_params *p, const char *prefix, const ko_st_i32 
                        got, pf);
     }
     const int64_t in = qweight->shape[0] * pf, outf = qweight->shape[1];
+    if (in > INT_MAX || outf > INT_MAX)
+        return ko_fail(e, "GPTQ layer '%s': %lld x %lld weights is larger than any model this loads", prefix,
+                       (long long)outf, (long long)in);
     if (outf % pf)
         return ko_fail(e, "GPTQ layer '%s': out_features %lld is not a multiple of %d (%d-bit qzeros)", prefix,
                        (long long)outf, pf, bits);
