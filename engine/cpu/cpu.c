@@ -16,10 +16,9 @@
  *
  * Matrix products (the projections, attention's Q.K^T and P.V per document and head, the LM head)
  * go to OpenBLAS, called from this thread only (it has its own threads); the masked softmax and the
- * LM-head reductions run on our pthreads. Both use opts->n_threads.
+ * LM-head reductions run on our threads (ko_parallel_for). Both use opts->n_threads.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

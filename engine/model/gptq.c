@@ -117,8 +117,7 @@ static int want2(const char *prefix, const char *what, const ko_st_i32 *t, int64
                    (long long)c);
 }
 
-/* The unpacking, split into ranges of outputs: part t of n writes rows [outf * t / n, outf * (t + 1) / n)
- * of w (disjoint and contiguous), each element computed as on one thread. */
+/* One layer's unpacking, shared by the threads of ko_parallel_for. */
 typedef struct unpack_job {
     const uint32_t *qw;          /* qweight [rows, outf] */
     const uint8_t *zero;         /* [groups, outf] */
@@ -130,8 +129,8 @@ typedef struct unpack_job {
     int64_t rows, outf;
 } unpack_job;
 
-/* Rows [o0, o1) of w (ko_parallel_for's range t: disjoint and contiguous), each element computed as
- * on one thread. */
+/* Rows [o0, o1) of w (one thread's range: disjoint and contiguous), each element computed as on one
+ * thread. */
 static void unpack_run(void *ctx, int o0, int o1, int thread) {
     (void)thread;
     const unpack_job *j = ctx;
