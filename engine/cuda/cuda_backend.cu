@@ -775,6 +775,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
     for (int i = 0; i < n; i++) {
         const ko_doc *d = &docs[i];
         if (d->n_ctx < 1 || d->n_choices < 1) return ko_fail(e, "cuda: document %d: empty context or no choices", i);
+        if (d->n_choices > KO_BR_MAX) return ko_fail(e, "cuda: document %d: %d choices, more than %d", i, d->n_choices, KO_BR_MAX);
         for (int j = 0; j < d->n_ctx; j++)
             if (d->ctx[j] < 0 || d->ctx[j] >= c.vocab_size) return ko_fail(e, "cuda: document %d: token id %d out of range", i, d->ctx[j]);
         for (int k = 0; k < d->n_choices; k++) {

@@ -185,7 +185,7 @@ static inline size_t att_smem(int hd, int esz) {
 }
 
 /* Attention over the packed batch with the tree mask: key k is visible to query q when it is one of
- * the tile's keys (its document's shared prefix or own tokens), k <= q, k is context (br[k] < 0) or in q's own branch, and
+ * the tile's keys (its document's shared prefix or own tokens), k <= q, k is on q's branch (ko_br_meet), and
  * (sliding layers) pos[q] - pos[k] < window. Online softmax in fp32; grid (tiles, heads), 4 warps,
  * each warp owns 4 queries of the tile; a lane scores one key of the chunk, then all lanes
  * accumulate p * V over their slice of head_dim. */
@@ -240,7 +240,7 @@ __global__ void __launch_bounds__(128) attn_k(const T *qkv, T *out, const ko_til
             const int qi = w * 4 + j;
             if (qi < tl.nq) {
                 const int q = tl.q0 + qi;
-                bool vis = kin && k <= q && (kbr < 0 || kbr == qbr[j]) && (window <= 0 || qpos[j] - kpos < window);
+                bool vis = kin && k <= q && ko_br_meet(kbr, qbr[j]) && (window <= 0 || qpos[j] - kpos < window);
                 float s = -CUDART_INF_F;
                 if (vis) {
                     const float *qv = Qs + qi * hd;
@@ -409,7 +409,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
                 const int k = ko_tile_key(&tl, c0 + kc), kp = Kpos[stage * KC + kc], kb = Kbr[stage * KC + kc];
 #pragma unroll
                 for (int r = 0; r < 2; r++)
-                    if (qok[r] && in && k <= qi[r] && (kb < 0 || kb == qbr[r]) && (window <= 0 || qpos[r] - kp < window))
+                    if (qok[r] && in && k <= qi[r] && ko_br_meet(kb, qbr[r]) && (window <= 0 || qpos[r] - kp < window))
                         vis |= 1u << (4 * n + 2 * r + j);
             }
         if (__any_sync(0xffffffffu, vis != 0)) {

@@ -10,6 +10,36 @@ int ko_doc_len(const ko_doc *d) {
     return n;
 }
 
+/* A document's choices as a trie over their input tokens cont[c][0 .. n_cont[c] - 1): rank[i] = the
+ * choice packed i-th, lcp[i] = the input tokens it has in common with rank[i - 1] (lcp[0] = 0), so
+ * its own tokens are [lcp[i], n_cont - 1). Ranked in token order when that shares anything (the
+ * choices under any trie node are then neighbours), else in their own order (the layout, and so every
+ * bit of the results, as without sharing). */
+static int cmp_choice(const void *a, const void *b, void *doc) {
+    const ko_doc *d = (const ko_doc *)doc;
+    const int x = *(const int *)a, y = *(const int *)b, nx = d->n_cont[x] - 1, ny = d->n_cont[y] - 1;
+    for (int i = 0; i < nx && i < ny; i++)
+        if (d->cont[x][i] != d->cont[y][i]) return d->cont[x][i] < d->cont[y][i] ? -1 : 1;
+    return nx != ny ? nx - ny : x - y;
+}
+static int common(const ko_doc *d, int x, int y) {
+    int l = 0;
+    while (l < d->n_cont[x] - 1 && l < d->n_cont[y] - 1 && d->cont[x][l] == d->cont[y][l]) l++;
+    return l;
+}
+/* Fills rank and lcp (room for n_choices each) and returns the document's packed length. */
+static int choice_trie(const ko_doc *d, bool share, int *rank, int *lcp) {
+    const int k = d->n_choices;
+    int len = d->n_ctx, saved = 0;
+    for (int i = 0; i < k; i++) rank[i] = i;
+    if (share) qsort_r(rank, (size_t)k, sizeof *rank, cmp_choice, (void *)d);
+    for (int i = 0; i < k; i++) saved += lcp[i] = share && i ? common(d, rank[i - 1], rank[i]) : 0;
+    if (!saved)
+        for (int i = 0; i < k; i++) rank[i] = i;
+    for (int i = 0; i < k; i++) len += d->n_cont[rank[i]] - 1 - lcp[i];
+    return len;
+}
+
 void ko_packed_free(ko_packed *p) {
     free(p->tok); free(p->pos); free(p->br); free(p->tiles); free(p->rows); free(p->row_ts); free(p->row_tn);
     free(p->ttok); free(p->trow); free(p->tdoc); free(p->tchoice); free(p->b);
@@ -19,6 +49,7 @@ void ko_packed_free(ko_packed *p) {
 /* A unit: a run of documents (consecutive in context order) sharing their first plen tokens. */
 typedef struct unit {
     int first, count, plen, len; /* order[first .. first + count), packed tokens */
+    int batch;
 } unit;
 
 static int cmp_ctx(const void *a, const void *b, void *docs) {
@@ -34,13 +65,13 @@ static int cmp_unit_len(const void *a, const void *b) {
     return x->first - y->first;
 }
 
-/* Groups the documents into units: sorted by context tokens, the runs that save the most tokens in all
- * ((count - 1) x plen summed, by dynamic programming over runs of up to SHARE_RUN neighbours), each
- * at most Tb tokens, with plen shorter than every member's context (each keeps its last context
+/* Groups the documents (dlen: their packed lengths) into units: sorted by context tokens, the runs that
+ * save the most tokens in all ((count - 1) x plen summed, by dynamic programming over runs of up to
+ * SHARE_RUN neighbours), each at most Tb tokens, with plen shorter than every member's context (each keeps its last context
  * token, where its first answer tokens are predicted). share = false: one document per unit.
  * Returns the number of units; order[] receives the documents in unit order. */
 enum { SHARE_RUN = 256 };
-static int make_units(const ko_doc *docs, int n, int Tb, bool share, int *order, unit *u) {
+static int make_units(const ko_doc *docs, const int *dlen, int n, int Tb, bool share, int *order, unit *u) {
     for (int i = 0; i < n; i++) order[i] = i;
     if (share) qsort_r(order, (size_t)n, sizeof *order, cmp_ctx, (void *)docs);
     /* lcp[j]: context tokens order[j] and order[j + 1] have in common, short of either's last */
@@ -58,11 +89,10 @@ static int make_units(const ko_doc *docs, int n, int Tb, bool share, int *order,
         const ko_doc *last = &docs[order[i - 1]];
         best[i] = best[i - 1], from[i] = i - 1, plen[i] = 0;
         int m = last->n_ctx - 1;
-        long long tot = ko_doc_len(last);
+        long long tot = dlen[order[i - 1]];
         for (int j = i - 2; share && j >= 0 && j > i - 1 - SHARE_RUN; j--) {
-            const ko_doc *a = &docs[order[j]];
             m = lcp[j] < m ? lcp[j] : m;
-            tot += ko_doc_len(a);
+            tot += dlen[order[j]];
             if (m == 0 || tot - (long long)(i - j - 1) * m > Tb) break;
             long long v = best[j] + (long long)(i - j - 1) * m;
             if (v > best[i]) best[i] = v, from[i] = j, plen[i] = m;
@@ -75,7 +105,7 @@ static int make_units(const ko_doc *docs, int n, int Tb, bool share, int *order,
         unit *x = &u[--k];
         x->first = from[i], x->count = i - from[i], x->plen = x->count > 1 ? plen[i] : 0;
         x->len = x->plen;
-        for (int d = x->first; d < i; d++) x->len += ko_doc_len(&docs[order[d]]) - x->plen;
+        for (int d = x->first; d < i; d++) x->len += dlen[order[d]] - x->plen;
     }
     free(lcp); free(best); free(from); free(plen);
     return nu;
@@ -89,11 +119,43 @@ static void add_tiles(ko_packed *p, int *NT, int q, int n, int k0, int p0, int n
     }
 }
 
-/* Packs the units, longest first, into batches of at most Tb tokens. */
+/* Assigns the units (longest first) to batches of at most Tb tokens, each to the first with room for
+ * it (first-fit decreasing: fuller batches than opening a new one whenever the last is full), and
+ * sorts them by batch (longest first within one); returns the batch count. */
+static int cmp_unit_batch(const void *a, const void *b) {
+    const unit *x = (const unit *)a, *y = (const unit *)b;
+    return x->batch != y->batch ? x->batch - y->batch : cmp_unit_len(a, b);
+}
+static int assign_batches(unit *u, int nu, int Tb) {
+    qsort(u, (size_t)nu, sizeof *u, cmp_unit_len);
+    /* room[]: a max-tree over the batches' free tokens (leaves from L, all Tb until used), so the first
+     * batch with room for a unit is one descent from the root */
+    int L = 1, nb = 0;
+    while (L < nu) L *= 2;
+    int *room = ko_xmalloc(sizeof(int) * 2 * (size_t)L);
+    for (int i = 0; i < 2 * L; i++) room[i] = Tb;
+    for (int i = 0; i < nu; i++) {
+        int v = 1;
+        while (v < L) v = room[2 * v] >= u[i].len ? 2 * v : 2 * v + 1;
+        u[i].batch = v - L;
+        nb = v - L + 1 > nb ? v - L + 1 : nb;
+        for (room[v] -= u[i].len; v > 1; v /= 2) room[v / 2] = room[v] > room[v ^ 1] ? room[v] : room[v ^ 1];
+    }
+    free(room);
+    qsort(u, (size_t)nu, sizeof *u, cmp_unit_batch);
+    return nb;
+}
+
+/* Packs the units into batches of at most Tb tokens (assign_batches). */
 void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
     memset(p, 0, sizeof *p);
     long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
+    int kmax = 1;
+    for (int i = 0; i < n; i++) kmax = docs[i].n_choices > kmax ? docs[i].n_choices : kmax;
+    int *dlen = ko_xmalloc(sizeof(int) * (size_t)(n + 1)), *rank = ko_xmalloc(sizeof(int) * (size_t)kmax),
+        *lcp = ko_xmalloc(sizeof(int) * (size_t)kmax);
     for (int i = 0; i < n; i++) {
+        dlen[i] = choice_trie(&docs[i], share, rank, lcp);
         int len = ko_doc_len(&docs[i]);
         ntok += len;
         nrow += 1 + len - docs[i].n_ctx;
@@ -102,8 +164,8 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
     }
     int *order = ko_xmalloc(sizeof(int) * (size_t)(n + 1));
     unit *u = ko_xmalloc(sizeof(unit) * (size_t)(n + 1));
-    int nu = make_units(docs, n, Tb, share, order, u);
-    qsort(u, (size_t)nu, sizeof *u, cmp_unit_len);
+    int nu = make_units(docs, dlen, n, Tb, share, order, u);
+    assign_batches(u, nu, Tb);
     p->tok = ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
     p->pos = ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
     p->br = ko_xmalloc(sizeof(int) * (size_t)(ntok + 1));
@@ -120,22 +182,22 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
     ko_batch *cur = NULL;
     for (int ui = 0; ui < nu; ui++) {
         const unit *x = &u[ui];
-        if (!cur || cur->nt + x->len > Tb) {
+        if (!cur || x->batch != p->nb - 1) {
             cur = &p->b[p->nb++];
             cur->t0 = T; cur->tile0 = NT; cur->row0 = R; cur->tg0 = G;
         }
         const int P0 = cur->nt, np = x->plen; /* batch-relative start of the shared prefix */
         for (int i = 0; i < np; i++) {
-            p->tok[T] = docs[order[x->first]].ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
+            p->tok[T] = docs[order[x->first]].ctx[i]; p->pos[T] = i; p->br[T] = KO_BR_CTX; T++;
         }
         add_tiles(p, &NT, P0, np, P0, 0, 0);
         cur->nt += np;
         for (int di = x->first; di < x->first + x->count; di++) {
             const int idx = order[di];
             const ko_doc *d = &docs[idx];
-            const int base = cur->nt, own = ko_doc_len(d) - np; /* batch-relative index of the doc's first own token */
+            const int base = cur->nt, own = dlen[idx] - np; /* batch-relative index of the doc's first own token */
             for (int i = np; i < d->n_ctx; i++) {
-                p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = -1; T++;
+                p->tok[T] = d->ctx[i]; p->pos[T] = i; p->br[T] = KO_BR_CTX; T++;
             }
             /* The last context position predicts every choice's first token. */
             p->rows[R] = base + d->n_ctx - np - 1;
@@ -145,13 +207,22 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
                 p->ttok[G] = d->cont[c][0]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
             }
             R++;
-            for (int c = 0; c < d->n_choices; c++) {
-                for (int j = 0; j + 1 < d->n_cont[c]; j++) {
-                    p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = c;
+            /* Each trie node (choice rank i's input token j, j >= lcp[i]) once, on the branch of the ranks
+             * [i, hi] through it, predicting each of their next tokens. */
+            choice_trie(d, share, rank, lcp);
+            for (int i = 0; i < d->n_choices; i++) {
+                const int c = rank[i];
+                for (int j = lcp[i], hi = d->n_choices - 1; j + 1 < d->n_cont[c]; j++) {
+                    for (int h = i + 1; h <= hi; h++)
+                        if (lcp[h] <= j) hi = h - 1;
+                    p->tok[T] = d->cont[c][j]; p->pos[T] = d->n_ctx + j; p->br[T] = ko_br(i, hi);
                     p->rows[R] = T - cur->t0;
                     p->row_ts[R] = G - cur->tg0;
-                    p->row_tn[R] = 1;
-                    p->ttok[G] = d->cont[c][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = c; G++;
+                    p->row_tn[R] = hi - i + 1;
+                    for (int h = i; h <= hi; h++) {
+                        const int ch = rank[h];
+                        p->ttok[G] = d->cont[ch][j + 1]; p->trow[G] = R - cur->row0; p->tdoc[G] = idx; p->tchoice[G] = ch; G++;
+                    }
                     R++; T++;
                 }
             }
@@ -161,8 +232,7 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
         cur->ntile = NT - cur->tile0; cur->nrow = R - cur->row0; cur->ntg = G - cur->tg0;
     }
     p->ntok = T; p->ntile = NT; p->nrow = R; p->ntg = G;
-    free(order);
-    free(u);
+    free(order); free(u); free(dlen); free(rank); free(lcp);
 }
 
 int ko_group_tiles(const ko_packed *p, int qg, int *bg0, int *gs) {

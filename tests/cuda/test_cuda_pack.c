@@ -1,8 +1,8 @@
 /* test_cuda_pack — the CUDA backend's scheduler (engine/cuda/pack.c), on the CPU: for any budget, with
- * and without prefix sharing, every target's row token sees through its tile and the tree mask (applied
- * exactly as the attention kernels apply it) its own document's context and choice tokens, in order, at
- * positions 0..n-1, and nothing else; every (document, choice) gets its continuation's tokens as
- * targets, each once; batches keep to the budget; sharing packs what it should and nothing more. */
+ * and without prefix sharing (across documents, and among a document's choices), every target's row
+ * token sees through its tile and the tree mask (applied exactly as the attention kernels apply it) its
+ * own document's context and choice tokens, in order, at positions 0..n-1, and nothing else; every (document, choice) gets its continuation's tokens as
+ * targets, each once; batches keep to the budget, and no two of them would fit in one; sharing packs what it should and nothing more. */
 #include "engine/cuda/pack.h"
 #include "tests/test.h"
 
@@ -71,7 +71,7 @@ static int check_pack(const ko_doc *docs, int n, int Tb, bool share) {
             for (int v = 0; v < ko_tile_nkeys(t); v++) {
                 const int k = ko_tile_key(t, v);
                 if (k < 0 || k >= b->nt) { ok = 0; break; }
-                if (!(k <= q && (p.br[b->t0 + k] < 0 || p.br[b->t0 + k] == p.br[b->t0 + q]))) continue;
+                if (!(k <= q && ko_br_meet(p.br[b->t0 + k], p.br[b->t0 + q]))) continue;
                 const int want = nvis < d->n_ctx ? d->ctx[nvis] : (nvis - d->n_ctx < d->n_cont[c] ? d->cont[c][nvis - d->n_ctx] : -1);
                 if (p.tok[b->t0 + k] != want || p.pos[b->t0 + k] != nvis) ok = 0;
                 nvis++;
@@ -83,6 +83,11 @@ static int check_pack(const ko_doc *docs, int n, int Tb, bool share) {
         free(tile_of);
     }
     CHECK(T == p.ntok && NT == p.ntile && R == p.nrow && G == p.ntg, "batch totals differ from the packing's");
+    /* first fit: a batch's first unit did not fit in any earlier one, so no two batches would fit in one */
+    int mergeable = 0;
+    for (int i = 0; i < p.nb; i++)
+        for (int j = i + 1; j < p.nb; j++) mergeable += p.b[i].nt + p.b[j].nt <= Tb;
+    CHECK(mergeable == 0, "share=%d Tb=%d: %d pairs of batches would fit in one", share, Tb, mergeable);
     /* attention tile groups: each batch's tiles in order, runs of <= qg consecutive tiles of one document */
     for (int qg = 1; qg <= 8; qg *= 2) {
         int *bg0 = malloc(sizeof(int) * (size_t)(p.nb + 1)), *gs = malloc(sizeof(int) * (size_t)(p.ntile + p.nb));
@@ -186,5 +191,18 @@ int main(void) {
     int five = check_pack(kdocs, 5, 1000, true), six = check_pack(kdocs, 6, 1000, true);
     CHECK_EQ_INT(five, 5 + 5 * 1);
     CHECK_EQ_INT(six, 15); /* the five as above + the sixth alone, or P = 4 shared by all six: 15 either way */
+    /* Known case: choices whose inputs start alike are a trie: inputs [5 6 7], [5 6], [5], [], [5 6]
+     * (the last a copy of the second) after a 3-token context are the nodes 5, 6, 7. */
+    static const int32_t tc[5][4] = {{5, 6, 7, 8}, {5, 6, 9}, {5, 1}, {4}, {5, 6, 9}};
+    static const int tn[5] = {4, 3, 2, 1, 3};
+    static tdoc cd;
+    ko_doc cdoc;
+    make_doc(&cd, &cdoc, 3, 5, 100);
+    for (int c = 0; c < 5; c++) {
+        cd.nn[c] = tn[c];
+        for (int j = 0; j < tn[c]; j++) cd.cont[c][j] = tc[c][j];
+    }
+    CHECK_EQ_INT(check_pack(&cdoc, 1, 100, true), 3 + 3);
+    CHECK_EQ_INT(check_pack(&cdoc, 1, 100, false), 3 + 3 + 2 + 1 + 0 + 2);
     TEST_END();
 }
