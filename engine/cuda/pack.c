@@ -49,7 +49,7 @@ void ko_packed_free(ko_packed *p) {
 /* A unit: a run of documents (consecutive in context order) sharing their first plen tokens. */
 typedef struct unit {
     int first, count, plen, len; /* order[first .. first + count), packed tokens */
-    int batch;
+    int batch;                   /* assign_batches' choice */
 } unit;
 
 static int cmp_ctx(const void *a, const void *b, void *docs) {
@@ -67,8 +67,8 @@ static int cmp_unit_len(const void *a, const void *b) {
 
 /* Groups the documents (dlen: their packed lengths) into units: sorted by context tokens, the runs that
  * save the most tokens in all ((count - 1) x plen summed, by dynamic programming over runs of up to
- * SHARE_RUN neighbours), each at most Tb tokens, with plen shorter than every member's context (each keeps its last context
- * token, where its first answer tokens are predicted). share = false: one document per unit.
+ * SHARE_RUN neighbours), each at most Tb tokens, with plen shorter than every member's context (each
+ * keeps its last context token, where its first answer tokens are predicted). share = false: one document per unit.
  * Returns the number of units; order[] receives the documents in unit order. */
 enum { SHARE_RUN = 256 };
 static int make_units(const ko_doc *docs, const int *dlen, int n, int Tb, bool share, int *order, unit *u) {
