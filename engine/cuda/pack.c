@@ -150,12 +150,13 @@ static int assign_batches(unit *u, int nu, int Tb) {
 void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
     memset(p, 0, sizeof *p);
     long long ntok = 0, ntg = 0, nrow = 0, ntile = 0;
-    int kmax = 1;
-    for (int i = 0; i < n; i++) kmax = docs[i].n_choices > kmax ? docs[i].n_choices : kmax;
-    int *dlen = ko_xmalloc(sizeof(int) * (size_t)(n + 1)), *rank = ko_xmalloc(sizeof(int) * (size_t)kmax),
-        *lcp = ko_xmalloc(sizeof(int) * (size_t)kmax);
+    /* each document's choice trie (rank, lcp from coff[i]) and packed length, once */
+    int *dlen = ko_xmalloc(sizeof(int) * (size_t)(n + 1)), *coff = ko_xmalloc(sizeof(int) * (size_t)(n + 1));
+    coff[0] = 0;
+    for (int i = 0; i < n; i++) coff[i + 1] = coff[i] + docs[i].n_choices;
+    int *crank = ko_xmalloc(sizeof(int) * (size_t)(coff[n] + 1)), *clcp = ko_xmalloc(sizeof(int) * (size_t)(coff[n] + 1));
     for (int i = 0; i < n; i++) {
-        dlen[i] = choice_trie(&docs[i], share, rank, lcp);
+        dlen[i] = choice_trie(&docs[i], share, crank + coff[i], clcp + coff[i]);
         int len = ko_doc_len(&docs[i]);
         ntok += len;
         nrow += 1 + len - docs[i].n_ctx;
@@ -209,7 +210,7 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
             R++;
             /* Each trie node (choice rank i's input token j, j >= lcp[i]) once, on the branch of the ranks
              * [i, hi] through it, predicting each of their next tokens. */
-            choice_trie(d, share, rank, lcp);
+            const int *rank = crank + coff[idx], *lcp = clcp + coff[idx];
             for (int i = 0; i < d->n_choices; i++) {
                 const int c = rank[i];
                 for (int j = lcp[i], hi = d->n_choices - 1; j + 1 < d->n_cont[c]; j++) {
@@ -232,7 +233,7 @@ void ko_pack(const ko_doc *docs, int n, int Tb, bool share, ko_packed *p) {
         cur->ntile = NT - cur->tile0; cur->nrow = R - cur->row0; cur->ntg = G - cur->tg0;
     }
     p->ntok = T; p->ntile = NT; p->nrow = R; p->ntg = G;
-    free(order); free(u); free(dlen); free(rank); free(lcp);
+    free(order); free(u); free(dlen); free(coff); free(crank); free(clcp);
 }
 
 int ko_group_tiles(const ko_packed *p, int qg, int *bg0, int *gs) {

@@ -420,9 +420,11 @@ int main(void) {
                 unsetenv("KOEVAL_CUDA_SHARE");
                 CHECK(rc == 0, "%s %s unshared: %s", arch_name[a], dt, e.msg);
                 int diff = 0, tries = 0;
-                for (int i = 0; i < NDOC; i++)
-                    for (int c = 0; c < d[i].k && !choices_share(&d[i]); c++) diff += lp[i][c] != d[i].lp[c] || gr[i][c] != d[i].greedy[c];
-                for (int i = 0; i < NDOC; i++) tries += choices_share(&d[i]);
+                for (int i = 0; i < NDOC; i++) {
+                    const bool sh = choices_share(&d[i]);
+                    tries += sh;
+                    for (int c = 0; c < d[i].k && !sh; c++) diff += lp[i][c] != d[i].lp[c] || gr[i][c] != d[i].greedy[c];
+                }
                 CHECK(diff == 0, "%s %s: %d results differ with and without prefix sharing", arch_name[a], dt, diff);
                 CHECK(tries > 0, "%s: no document whose choices share a prefix", arch_name[a]);
                 /* Nor does grouping the attention tiles (one tile per block, and the most a block takes, against the default). */

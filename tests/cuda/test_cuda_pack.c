@@ -1,8 +1,9 @@
 /* test_cuda_pack — the CUDA backend's scheduler (engine/cuda/pack.c), on the CPU: for any budget, with
  * and without prefix sharing (across documents, and among a document's choices), every target's row
  * token sees through its tile and the tree mask (applied exactly as the attention kernels apply it) its
- * own document's context and choice tokens, in order, at positions 0..n-1, and nothing else; every (document, choice) gets its continuation's tokens as
- * targets, each once; batches keep to the budget, and no two of them would fit in one; sharing packs what it should and nothing more. */
+ * own document's context and choice tokens, in order, at positions 0..n-1, and nothing else; every
+ * (document, choice) gets its continuation's tokens as targets, each once; batches keep to the budget,
+ * and no two of them would fit in one; sharing packs what it should and nothing more. */
 #include "engine/cuda/pack.h"
 #include "tests/test.h"
 
