@@ -456,6 +456,7 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 && !(hge && !strcmp(hge, "0")) && ko_hgemm_usable(dev);
     const ko_hgemm_rope shape = {NULL, NULL, NULL, 0.f, 0, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.head_dim};
     s->hg_qkv = s->hg && !(hge && !strcmp(hge, "glu")) && ko_hgemm_rope_fits(qkv_width(c), c.hidden, &shape);
+    if (getenv("KOEVAL_CUDA_HGEMM_CLUSTER")) ko_hgemm_set_cluster(atoi(getenv("KOEVAL_CUDA_HGEMM_CLUSTER")));
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);

@@ -6,7 +6,11 @@
  * multiply with wgmma m64n256k16 (4 per stage), their 128 fp32 accumulators per thread in registers.
  * Stages are handed over with mbarriers: full[s] (the producer's expected bytes arrived), empty[s]
  * (both consumer groups are done reading). Tiles go in groups of GROUP_M row tiles sweeping all
- * column tiles, so the X rows and W columns in flight at once stay in L2.
+ * column tiles, so the X rows and W columns in flight at once stay in L2. By default the blocks run in
+ * clusters of two on row tiles m0 and m0 + 128 of one column tile: each block's producer loads its own
+ * X tile and one half of the W tile, the latter multicast into both blocks, so W crosses from L2 once
+ * per two blocks (48 -> 32 KB per block and stage); empty[s] then waits for the consumers of both
+ * blocks, since either producer writes into both. The sums, and so every bit, are the same either way.
  *
  * The epilogue goes through shared memory (sC, 64 x 64 boxes, 128-byte swizzled: the accumulator
  * layout stores into it without bank conflicts). Plain: each consumer group writes its 64 rows in two
@@ -64,6 +68,27 @@ __device__ __forceinline__ void tma_load(void *dst, const CUtensorMap *tm, uint6
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];"
                  ::"r"(saddr(dst)), "l"((uint64_t)tm), "r"(saddr(bar)), "r"(x), "r"(y) : "memory");
 }
+/* The same load written to dst in every block of the cluster in mask, each block's own bar told. */
+__device__ __forceinline__ void tma_load_all(void *dst, const CUtensorMap *tm, uint64_t *bar, int x, int y, uint16_t mask) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster"
+                 " [%0], [%1, {%3, %4}], [%2], %5;"
+                 ::"r"(saddr(dst)), "l"((uint64_t)tm), "r"(saddr(bar)), "r"(x), "r"(y), "h"(mask) : "memory");
+}
+/* Arrive on the mbarrier at b's offset in block `rank` of the cluster (this block's own included). */
+__device__ __forceinline__ void mb_arrive_at(uint64_t *b, int rank) {
+    uint32_t a;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(a) : "r"(saddr(b)), "r"(rank));
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];" ::"r"(a) : "memory");
+}
+__device__ __forceinline__ int cluster_rank(void) {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return (int)r;
+}
+/* Every thread of every block of the cluster (a block barrier too). */
+__device__ __forceinline__ void cluster_sync(void) {
+    asm volatile("barrier.cluster.arrive.release;\n barrier.cluster.wait.acquire;" ::: "memory");
+}
 /* A 64 x 64 box of shared memory (128-byte swizzled) to the tensor at column x, row y (clipped at its edges). */
 __device__ __forceinline__ void tma_store(const CUtensorMap *tm, const void *src, int x, int y) {
     asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];"
@@ -104,11 +129,13 @@ __device__ __forceinline__ void keep(float *d) {
     for (int i = 0; i < 128; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-/* Tile t of the grouped order -> its first row and column. */
-__device__ __forceinline__ void tile_at(int t, int tm, int tn, int *m0, int *n0) {
-    const int per = GROUP_M * tn, g = t / per, first = g * GROUP_M;
-    const int gm = tm - first < GROUP_M ? tm - first : GROUP_M, r = t % per;
-    *m0 = (first + r % gm) * BM;
+/* Tile t of the grouped order (tiles of CL x BM rows: one per cluster, in groups of GROUP_M / CL) -> this
+ * block's first row (its BM of the CL x BM) and the tile's first column. */
+template <int CL> __device__ __forceinline__ void tile_at(int t, int tm, int tn, int rank, int *m0, int *n0) {
+    constexpr int G = GROUP_M / CL;
+    const int per = G * tn, g = t / per, first = g * G;
+    const int gm = tm - first < G ? tm - first : G, r = t % per;
+    *m0 = (first + r % gm) * CL * BM + rank * BM;
     *n0 = (r / gm) * BN;
 }
 
@@ -198,7 +225,7 @@ __device__ __forceinline__ void rope_tile(const unsigned char *sC, T *Y, int M, 
 }
 #endif
 
-template <class T, int MODE>
+template <class T, int MODE, int CL>
 __global__ void __launch_bounds__(THREADS, 1)
 hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw, const __grid_constant__ CUtensorMap tmy,
         T *Y, int M, int N, int K, int act, const ko_hgemm_rope rp) {
@@ -208,33 +235,38 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
     unsigned char *sm = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     unsigned char *sA = sm, *sB = sm + STAGES * A_BYTES, *sC = sB + STAGES * B_BYTES;
     uint64_t *full = (uint64_t *)(sC + 2 * C_BYTES), *empty = full + STAGES, *cfull = empty + STAGES, *cempty = cfull + 1;
-    const int tm = (M + BM - 1) / BM, tn = (N + BN - 1) / BN, ntiles = tm * tn, nk = (K + BK - 1) / BK;
+    /* CL = 2: the two blocks of a cluster take row tiles m0 and m0 + BM of one column tile; each loads
+     * its own X rows and half of the W tile, written to both blocks (tma_load_all), so W is read from L2
+     * once per two blocks. A stage is refilled when the consumers of both blocks are done with it. */
+    const int rank = CL > 1 ? cluster_rank() : 0, cl0 = blockIdx.x / CL, ncl = gridDim.x / CL;
+    const int tm = (M + CL * BM - 1) / (CL * BM), tn = (N + BN - 1) / BN, ntiles = tm * tn, nk = (K + BK - 1) / BK;
     const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
     if (threadIdx.x == 0) {
-        for (int s = 0; s < STAGES; s++) mb_init(&full[s], 1), mb_init(&empty[s], 2);
+        for (int s = 0; s < STAGES; s++) mb_init(&full[s], 1), mb_init(&empty[s], 2 * CL);
         mb_init(cfull, 256), mb_init(cempty, EPI_THREADS / 32);
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
-    __syncthreads();
+    if (CL > 1) cluster_sync(); /* the other block's barriers exist before anything reaches them */
+    else __syncthreads();
     if (wg == 0 && t == 0) { /* the producer */
         int s = 0, ph = 0;
-        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+        for (int tile = cl0; tile < ntiles; tile += ncl) {
             int m0, n0;
-            tile_at(tile, tm, tn, &m0, &n0);
+            tile_at<CL>(tile, tm, tn, rank, &m0, &n0);
             for (int kb = 0; kb < nk; kb++) {
                 mb_wait(&empty[s], ph);
                 mb_expect(&full[s], A_BYTES + B_BYTES);
                 tma_load(sA + s * A_BYTES, &tmx, &full[s], kb * BK, m0);
-                tma_load(sB + s * B_BYTES, &tmw, &full[s], kb * BK, n0);
+                if (CL == 1) tma_load(sB + s * B_BYTES, &tmw, &full[s], kb * BK, n0);
+                else tma_load_all(sB + s * B_BYTES + rank * (B_BYTES / CL), &tmw, &full[s], kb * BK, n0 + rank * (BN / CL), (1 << CL) - 1);
                 if (++s == STAGES) s = 0, ph ^= 1;
             }
         }
     } else if (wg == 0) { /* the epilogue warps (GLU, ROPE) */
-        if (MODE == PLAIN || t < 32) return;
         int it = 0;
-        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x, it++) {
+        for (int tile = cl0; tile < ntiles && MODE != PLAIN && t >= 32; tile += ncl, it++) {
             int m0, n0;
-            tile_at(tile, tm, tn, &m0, &n0);
+            tile_at<CL>(tile, tm, tn, rank, &m0, &n0);
             mb_wait(cfull, it & 1);
             if (MODE == GLU) glu_tile<T, C_BYTES>(sC, Y, M, N, m0, n0, t - 32, act);
             else if (rp.hd == 256) rope_tile<T, C_BYTES, 256>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
@@ -245,8 +277,14 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
         }
     } else { /* the consumers */
         const int c = wg - 1; /* this group's 64 rows of the tile */
-        if (t == 0)
-            for (int s = 0; s < STAGES; s++) mb_arrive(&empty[s]); /* every stage starts free */
+        /* this group is done reading stage s: in every block of the cluster (their producers fill it too) */
+        auto release = [&](int s) {
+            if (t != 0) return;
+            if (CL == 1) mb_arrive(&empty[s]);
+            else
+                for (int r = 0; r < CL; r++) mb_arrive_at(&empty[s], r);
+        };
+        for (int s = 0; s < STAGES; s++) release(s); /* every stage starts free */
         int s = 0, ph = 0, it = 0;
         float d[128];
         unsigned char *cs = sC + c * C_BYTES;
@@ -258,9 +296,9 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
             *(unsigned *)(box + swz(rl, col)) = pack2<T>(v[0], v[1]);
             *(unsigned *)(box + swz(rl + 8, col)) = pack2<T>(v[2], v[3]);
         };
-        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x, it++) {
+        for (int tile = cl0; tile < ntiles; tile += ncl, it++) {
             int m0, n0;
-            tile_at(tile, tm, tn, &m0, &n0);
+            tile_at<CL>(tile, tm, tn, rank, &m0, &n0);
 #pragma unroll
             for (int i = 0; i < 128; i++) d[i] = 0.f;
             int prev = -1;
@@ -272,13 +310,13 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
                 for (int k = 0; k < BK / 16; k++) wgmma256<T>(d, da + 2 * k, db + 2 * k); /* +32 bytes: the next 16 of K */
                 asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
                 asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-                if (prev >= 0 && t == 0) mb_arrive(&empty[prev]); /* the group before this one has finished reading */
+                if (prev >= 0) release(prev); /* the group before this one has finished reading */
                 prev = s;
                 if (++s == STAGES) s = 0, ph ^= 1;
             }
             asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
             keep(d);
-            if (t == 0) mb_arrive(&empty[prev]);
+            release(prev);
             /* Accumulator layout of m64nNk16: n8 block j of warp w holds rows 16w + lane/4 (d[4j], d[4j+1])
              * and +8 (d[4j+2], d[4j+3]), columns 8j + 2 (lane % 4) + {0, 1}. */
             if (MODE != PLAIN) {
@@ -305,6 +343,7 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
         }
         if (MODE == PLAIN && t == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
     }
+    if (CL > 1) cluster_sync(); /* no block leaves while the other may still write to it or arrive on its barriers */
 #else
     (void)tmx, (void)tmw, (void)tmy, (void)Y, (void)M, (void)N, (void)K, (void)act, (void)rp; /* no sm_90a code: ko_hgemm_usable said no */
 #endif
@@ -355,26 +394,51 @@ int tensor_map(CUtensorMap *tm, int dt16, const void *p, int rows, int K, int bo
     return r == CUDA_SUCCESS ? 0 : ko_fail(e, "cuda: cuTensorMapEncodeTiled failed (%d) for a %d x %d matrix", (int)r, rows, K);
 }
 
-template <class T, int MODE>
-int launch(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, const ko_hgemm_rope &rp, int nsm, ko_err *e) {
-    static bool attr;
-    if (!attr) {
-        cudaError_t r = cudaFuncSetAttribute(hgemm_k<T, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<MODE>::SMEM);
+int cluster_size = 2; /* ko_hgemm_set_cluster */
+
+template <class T, int MODE, int CL>
+int launch_cl(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, const ko_hgemm_rope &rp, int nsm,
+              ko_err *e) {
+    static int resident; /* blocks the card holds at once: clusters that fit x CL */
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(THREADS), cfg.dynamicSmemBytes = shape<MODE>::SMEM, cfg.stream = st, cfg.attrs = at, cfg.numAttrs = 1;
+    if (!resident) {
+        cudaError_t r = cudaFuncSetAttribute(hgemm_k<T, MODE, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<MODE>::SMEM);
         if (r != cudaSuccess) return ko_fail(e, "cuda: hgemm shared memory: %s", cudaGetErrorString(r));
-        attr = true;
+        int ncl = nsm / CL;
+        cfg.gridDim = dim3(ncl * CL);
+        if (CL > 1 && (cudaOccupancyMaxActiveClusters(&ncl, hgemm_k<T, MODE, CL>, &cfg) != cudaSuccess || ncl < 1))
+            return ko_fail(e, "cuda: hgemm: no cluster of %d blocks fits on this card", CL);
+        resident = (ncl < nsm / CL ? ncl : nsm / CL) * CL;
     }
     CUtensorMap tx, tw, ty = {}; /* ty: the plain product's TMA stores (the others store from the epilogue warps) */
     const int dt16 = std::is_same<T, bf16>::value ? 0 : 1;
-    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN, e) ||
+    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN / CL, e) ||
         (MODE == PLAIN && tensor_map(&ty, dt16, Y, M, N, 64, e)))
         return -1;
-    const int tiles = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
-    hgemm_k<T, MODE><<<tiles < nsm ? tiles : nsm, THREADS, shape<MODE>::SMEM, st>>>(tx, tw, ty, (T *)Y, M, N, K, act, rp);
-    cudaError_t r = cudaGetLastError();
+    const int tiles = ((M + CL * BM - 1) / (CL * BM)) * ((N + BN - 1) / BN) * CL;
+    cfg.gridDim = dim3(tiles < resident ? tiles : resident);
+    cudaError_t r = cudaLaunchKernelEx(&cfg, hgemm_k<T, MODE, CL>, tx, tw, ty, (T *)Y, M, N, K, act, rp);
+    if (r == cudaSuccess) r = cudaGetLastError();
     return r == cudaSuccess ? 0 : ko_fail(e, "cuda: hgemm launch: %s", cudaGetErrorString(r));
 }
 
+template <class T, int MODE>
+int launch(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, const ko_hgemm_rope &rp, int nsm, ko_err *e) {
+    return cluster_size == 2 ? launch_cl<T, MODE, 2>(st, W, X, Y, M, N, K, act, rp, nsm, e)
+                             : launch_cl<T, MODE, 1>(st, W, X, Y, M, N, K, act, rp, nsm, e);
+}
+
 } // namespace
+
+int ko_hgemm_set_cluster(int n) {
+    const int was = cluster_size;
+    cluster_size = n == 1 ? 1 : 2;
+    return was;
+}
 
 bool ko_hgemm_usable(int device) {
     cudaDeviceProp p;

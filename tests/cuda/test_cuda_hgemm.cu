@@ -6,9 +6,11 @@
  * interleaved weight and the q/k/v one with q/k norm + RoPE equal cuBLASLt's (and cuBLASLt + act_mul_k's,
  * cuBLASLt + qk_rope_k's) up to the last bit of rounding (both accumulate in fp32; should an order
  * differ): every element within 2 units in the last place of the 16-bit result, at least 90% of them
- * identical (in practice all are); ragged M, N and K tails included.
- * With --bench: the 12b shapes at M tokens (default 16384), TFLOP/s of each against cuBLASLt, and the
- * fused gate-up + activation against cuBLASLt's gate-up GEMM followed by act_mul_k. */
+ * identical (in practice all are); ragged M, N and K tails included. All of it with one block per tile
+ * and with clusters of two blocks sharing the W tile (ko_hgemm_set_cluster).
+ * With --bench: the 12b shapes at M tokens (default 16384), TFLOP/s of each against cuBLASLt, the
+ * fused gate-up + activation against cuBLASLt's gate-up GEMM followed by act_mul_k, and clusters of
+ * two against one block per tile. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 #include "engine/cuda/hgemm.cuh"
 #include "engine/cuda/kernels.cuh"
 
-static int fails, checks;
+static int fails, checks, cluster = 2; /* ko_hgemm_set_cluster's current setting */
 #define CHECK_FITS(x)                                                                              \
     do {                                                                                           \
         if (!(x)) { printf("FAIL line %d: shape refused\n", __LINE__); checks++, fails++; return; } \
@@ -85,7 +87,8 @@ template <class T> void check(ko_gemm *g, int dt16, int M, int N, int K, int glu
     fill(X, (size_t)M * K, 1u + M, sc);
     fill(W, (size_t)N * K, 7u + N, sc);
     char what[128];
-    snprintf(what, sizeof what, "%s %s M %d N %d K %d", dt16 ? "fp16" : "bf16", glu < 0 ? "plain" : glu == 0 ? "silu" : glu == 1 ? "gelu-tanh" : "gelu", M, N, K);
+    snprintf(what, sizeof what, "cluster %d %s %s M %d N %d K %d", cluster, dt16 ? "fp16" : "bf16",
+             glu < 0 ? "plain" : glu == 0 ? "silu" : glu == 1 ? "gelu-tanh" : "gelu", M, N, K);
     if (glu < 0) {
         OK(ko_gemm_run(g, W, X, R, M, N, K, 0.f, &e));
         OK(ko_hgemm_run(0, dt16, W, X, Y, M, N, K, -1, nsm, &e));
@@ -145,7 +148,7 @@ template <class T> void check_rope(ko_gemm *g, int dt16, int M, int K, int nh, i
     OK(ko_hgemm_qkv(0, dt16, W, X, Y, M, N, K, &rp, nsm, &e));
     CK(cudaDeviceSynchronize());
     char what[128];
-    snprintf(what, sizeof what, "%s qkv+rope M %d K %d heads %d/%d head_dim %d%s", dt16 ? "fp16" : "bf16", M, K, nh, nkv, hd,
+    snprintf(what, sizeof what, "cluster %d %s qkv+rope M %d K %d heads %d/%d head_dim %d%s", cluster, dt16 ? "fp16" : "bf16", M, K, nh, nkv, hd,
              norm ? (plus1 ? " q/k norm (1+w)" : " q/k norm") : "");
     compare(what, Y, R, (size_t)M * N);
     cudaFree(X), cudaFree(W), cudaFree(Y), cudaFree(R), cudaFree(qn), cudaFree(kn), cudaFree(pos), cudaFree(invf), cudaFree(cs);
@@ -219,8 +222,41 @@ void bench(ko_gemm *g, int M, int nsm) {
         },
         [&] { OK(ko_hgemm_qkv(0, 0, W, X, Y, M, 8192, K, &rp, nsm, &e)); }, ms);
     printf("bench qkv+rope M %d: cublasLt + qk_rope_k %.3f ms, fused hgemm %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
+    /* blocks in clusters of 2 sharing the W tile against one block per tile, for each mode */
+    auto cl = [](int n, auto f) { return [=] { ko_hgemm_set_cluster(n); f(); }; };
+    auto plain = [&] { OK(ko_hgemm_run(0, 0, W, X, Y, M, 30720, K, -1, nsm, &e)); };
+    auto gated = [&] { OK(ko_hgemm_run(0, 0, W, X, A, M, 30720, K, 1, nsm, &e)); };
+    auto qkv = [&] { OK(ko_hgemm_qkv(0, 0, W, X, Y, M, 8192, K, &rp, nsm, &e)); };
+    time2(cl(1, plain), cl(2, plain), ms);
+    printf("bench gate-up plain M %d: cluster 1 %.3f ms, cluster 2 %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
+    time2(cl(1, gated), cl(2, gated), ms);
+    printf("bench gate-up+geglu M %d: cluster 1 %.3f ms, cluster 2 %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
+    time2(cl(1, qkv), cl(2, qkv), ms);
+    printf("bench qkv+rope M %d: cluster 1 %.3f ms, cluster 2 %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
+    ko_hgemm_set_cluster(cluster);
     cudaFree(pos), cudaFree(invf), cudaFree(cs);
     cudaFree(W), cudaFree(X), cudaFree(Y), cudaFree(A);
+}
+
+/* Every shape and mode against cuBLASLt, at the current cluster setting. */
+static void check_all(ko_gemm *gbf, ko_gemm *g16, int nsm) {
+    const int sh[][3] = {{1, 256, 64}, {200, 512, 136}, {300, 784, 3840}, {4100, 8192, 3840}, {77, 48, 200}, {1000, 3840, 15360}};
+    for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
+        check<bf16>(gbf, 0, sh[i][0], sh[i][1], sh[i][2], -1, nsm);
+        check<__half>(g16, 1, sh[i][0], sh[i][1], sh[i][2], -1, nsm);
+    }
+    const int gs[][4] = {{333, 13824, 1152, 1}, {129, 32, 64, 0}, {77, 48, 200, 2}, {2500, 30720, 3840, 1}, {1000, 2 * 18944, 3584, 0}};
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        check<bf16>(gbf, 0, gs[i][0], gs[i][1], gs[i][2], gs[i][3], nsm);
+        check<__half>(g16, 1, gs[i][0], gs[i][1], gs[i][2], gs[i][3], nsm);
+    }
+    /* q/k/v + RoPE: gemma-3-12b's shape (q/k norm, 1 + w), llama-style head_dim 128 without q/k norm,
+     * qwen3-style head_dim 64 with a plain q/k norm */
+    const int rs[][7] = {{300, 3840, 16, 8, 256, 1, 1}, {77, 200, 4, 2, 128, 0, 0}, {1000, 512, 8, 4, 64, 1, 0}, {4100, 2560, 8, 4, 256, 1, 1}};
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+        check_rope<bf16>(gbf, 0, rs[i][0], rs[i][1], rs[i][2], rs[i][3], rs[i][4], rs[i][5], rs[i][6], nsm);
+        check_rope<__half>(g16, 1, rs[i][0], rs[i][1], rs[i][2], rs[i][3], rs[i][4], rs[i][5], rs[i][6], nsm);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -241,23 +277,12 @@ int main(int argc, char **argv) {
     ko_gemm *g16, *gbf;
     OK(ko_gemm_create(&gbf, 0, CUDA_R_16BF, 64u << 20, &e));
     OK(ko_gemm_create(&g16, 0, CUDA_R_16F, 64u << 20, &e));
-    const int sh[][3] = {{1, 256, 64}, {200, 512, 136}, {300, 784, 3840}, {4100, 8192, 3840}, {77, 48, 200}, {1000, 3840, 15360}};
-    for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
-        check<bf16>(gbf, 0, sh[i][0], sh[i][1], sh[i][2], -1, p.multiProcessorCount);
-        check<__half>(g16, 1, sh[i][0], sh[i][1], sh[i][2], -1, p.multiProcessorCount);
+    for (cluster = 1; cluster <= 2; cluster++) { /* both ways of running it: one block per tile, clusters of two */
+        ko_hgemm_set_cluster(cluster);
+        check_all(gbf, g16, p.multiProcessorCount);
     }
-    const int gs[][4] = {{333, 13824, 1152, 1}, {129, 32, 64, 0}, {77, 48, 200, 2}, {2500, 30720, 3840, 1}, {1000, 2 * 18944, 3584, 0}};
-    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
-        check<bf16>(gbf, 0, gs[i][0], gs[i][1], gs[i][2], gs[i][3], p.multiProcessorCount);
-        check<__half>(g16, 1, gs[i][0], gs[i][1], gs[i][2], gs[i][3], p.multiProcessorCount);
-    }
-    /* q/k/v + RoPE: gemma-3-12b's shape (q/k norm, 1 + w), llama-style head_dim 128 without q/k norm,
-     * qwen3-style head_dim 64 with a plain q/k norm */
-    const int rs[][7] = {{300, 3840, 16, 8, 256, 1, 1}, {77, 200, 4, 2, 128, 0, 0}, {1000, 512, 8, 4, 64, 1, 0}, {4100, 2560, 8, 4, 256, 1, 1}};
-    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
-        check_rope<bf16>(gbf, 0, rs[i][0], rs[i][1], rs[i][2], rs[i][3], rs[i][4], rs[i][5], rs[i][6], p.multiProcessorCount);
-        check_rope<__half>(g16, 1, rs[i][0], rs[i][1], rs[i][2], rs[i][3], rs[i][4], rs[i][5], rs[i][6], p.multiProcessorCount);
-    }
+    cluster = 2;
+    ko_hgemm_set_cluster(cluster);
     if (do_bench) bench(gbf, M, p.multiProcessorCount);
     ko_gemm_destroy(gbf), ko_gemm_destroy(g16);
     printf("RESULT %d %d\n", checks - fails, fails);
