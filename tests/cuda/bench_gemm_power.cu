@@ -6,7 +6,8 @@
  * order, so drift of the card's temperature falls on both sides). Per candidate: ms per product,
  * TFLOP/s, mean power and SM clock (NVML, loaded at run time), joules per PFLOP from NVML's energy
  * counter, whether its output has the heuristic's first choice's bits, and its rate against that
- * first choice measured in the same round. A benchmark, not a test; built by hand:
+ * first choice measured in the same round. --only SHAPE measures one shape; --seconds 0 runs each
+ * candidate once (after the bits check), for ncu. A benchmark, not a test; built by hand:
  *   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -I. -o build/bench_gemm_power \
  *       tests/cuda/bench_gemm_power.cu build/libkoeval.a -lcublasLt -lz -ldl */
 #include <cublasLt.h>
@@ -139,10 +140,12 @@ static bool same_config(const cublasLtMatmulAlgo_t *a, const cublasLtMatmulAlgo_
 int main(int argc, char **argv) {
     int M = 16384, maxc = 10;
     double sec = 1.5;
+    const char *only = NULL; /* --only SHAPE: that shape alone */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--m")) M = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) sec = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--candidates")) maxc = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     }
     if (!nvml_open()) {
         printf("bench_gemm_power: NVML (libnvidia-ml.so.1) not available\n");
@@ -173,6 +176,7 @@ int main(int argc, char **argv) {
     LT(cublasLtMatmulPreferenceCreate(&pref));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
     for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        if (only && strcmp(only, sh[s].what)) continue;
         const int N = sh[s].N, K = sh[s].K;
         const double flop = 2.0 * M * N * K;
         cublasLtMatrixLayout_t la, lb, lc;
@@ -239,6 +243,11 @@ int main(int argc, char **argv) {
                 if (ko_hgemm_run(0, 0, W, X, Y, M, N, K, 1, nsm, &e)) printf("hgemm: %s\n", e.msg), exit(1);
             };
             cs.push_back(h);
+        }
+        if (sec <= 0) { /* --seconds 0: each candidate once more, for a profiler */
+            for (auto &c : cs) c.run();
+            CK(cudaDeviceSynchronize());
+            continue;
         }
         for (int r = 0; r < 2; r++)
             for (size_t j = 0; j < cs.size(); j++) window(&cs[r ? cs.size() - 1 - j : j], flop, sec);
