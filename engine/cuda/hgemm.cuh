@@ -1,6 +1,7 @@
 /* hgemm.cuh — the CUDA backend's own Hopper matrix product (sm_90a: TMA loads, wgmma tensor cores,
  * a producer warp group feeding two consumer warp groups through a 4-stage shared-memory ring,
- * persistent blocks over 128 x 256 output tiles in L2-friendly groups).
+ * persistent blocks over 128 x 256 output tiles in L2-friendly groups, in clusters of two blocks that
+ * share each W tile through TMA multicast).
  *
  * Y[M, N] = X[M, K] · W[N, K]^T, row-major, 16-bit in and out, fp32 accumulation. Its reason to exist
  * is the gated feed-forward: with glu >= 0 the weight is the gate|up pair interleaved in groups of 8
