@@ -457,7 +457,6 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     const ko_hgemm_rope shape = {NULL, NULL, NULL, 0.f, 0, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.head_dim};
     s->hg_qkv = s->hg && !(hge && !strcmp(hge, "glu")) && ko_hgemm_rope_fits(qkv_width(c), c.hidden, &shape);
     if (getenv("KOEVAL_CUDA_HGEMM_CLUSTER")) ko_hgemm_set_cluster(atoi(getenv("KOEVAL_CUDA_HGEMM_CLUSTER")));
-    if (getenv("KOEVAL_CUDA_HGEMM_PP")) ko_hgemm_set_pingpong(atoi(getenv("KOEVAL_CUDA_HGEMM_PP")));
     int rc = open_device(s, e);
     if (rc || upload_weights(s, m, e)) {
         state_free(s);

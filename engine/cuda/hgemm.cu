@@ -31,19 +31,14 @@
 namespace {
 
 constexpr int BM = 128, BN = 256, BK = 64, THREADS = 384;
-constexpr int A_BYTES = BM * BK * 2, BOX_BYTES = 64 * 64 * 2;
+constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2, BOX_BYTES = 64 * 64 * 2;
 /* The epilogues: the plain product (TMA stores), act(gate) * up, q/k norm + RoPE on a q|k|v product.
- * All but PLAIN hand the rounded tile to the epilogue warps through sC; GLU_PP is act(gate) * up in
- * the ping-pong kernel (hgemm_pp_k). */
-enum { PLAIN, GLU, ROPE, GLU_PP };
-/* Per mode: columns per tile, stages of the load ring, and sC per 64 rows of the tile (PLAIN: 128 columns
- * per round; the others all columns, in 64 x 64 boxes) and how many such groups it holds. */
+ * The last two hand the rounded tile to the epilogue warps through sC. */
+enum { PLAIN, GLU, ROPE };
+/* Per mode: stages of the load ring, and sC per consumer group (GLU, ROPE: all 256 columns of its 64 rows). */
 template <int MODE> struct shape {
-    static constexpr int TBN = MODE == GLU_PP ? 176 : BN, B_BYTES = TBN * BK * 2;
-    static constexpr int STAGES = MODE == GLU_PP ? 5 : MODE == PLAIN ? 4 : 3;
-    static constexpr int C_BYTES = (MODE == PLAIN ? 128 : TBN) / 64 * BOX_BYTES + (TBN % 64 ? BOX_BYTES : 0);
-    static constexpr int C_GROUPS = MODE == GLU_PP ? 1 : 2; /* 64-row groups in sC (GLU_PP: the tile's second half) */
-    static constexpr size_t SMEM = (size_t)STAGES * (A_BYTES + B_BYTES) + C_GROUPS * C_BYTES + (2 * STAGES + 2) * 8 + 1024 /* alignment */;
+    static constexpr int STAGES = MODE == PLAIN ? 4 : 3, C_BYTES = MODE == PLAIN ? 2 * BOX_BYTES : 4 * BOX_BYTES;
+    static constexpr size_t SMEM = (size_t)STAGES * (A_BYTES + B_BYTES) + 2 * C_BYTES + (2 * STAGES + 2) * 8 + 1024 /* alignment */;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -113,100 +108,48 @@ __device__ __forceinline__ uint64_t sdesc(const void *p) {
     "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
     "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
     "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-#define KO_WGMMA_REGS88 \
-    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
-    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
-    "%80, %81, %82, %83, %84, %85, %86, %87"
 #define F8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
 #define F64(i) F8(i), F8(i + 8), F8(i + 16), F8(i + 24), F8(i + 32), F8(i + 40), F8(i + 48), F8(i + 56)
 #define KO_WGMMA(TY)                                                                                              \
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"                             \
                  " wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " {" KO_WGMMA_REGS "}, %128, %129, p, 1, 1, 0, 0;\n}" \
                  : F64(0), F64(64) : "l"(da), "l"(db), "r"(1))
-#define KO_WGMMA176(TY)                                                                                           \
-    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %90, 0;\n"                              \
-                 " wgmma.mma_async.sync.aligned.m64n176k16.f32." TY "." TY " {" KO_WGMMA_REGS88 "}, %88, %89, p, 1, 1, 0, 0;\n}" \
-                 : F64(0), F8(64), F8(72), F8(80) : "l"(da), "l"(db), "r"(1))
 /* d[0..127] += A(64 x 16, descriptor da) * B(256 x 16, descriptor db)^T for one warp group. */
 template <class T> __device__ __forceinline__ void wgmma256(float *d, uint64_t da, uint64_t db) {
     if constexpr (std::is_same<T, bf16>::value) KO_WGMMA("bf16");
     else KO_WGMMA("f16");
 }
-/* d[0..87] += A(64 x 16) * B(176 x 16)^T, the same with 176 columns (the ping-pong tile). */
-template <class T> __device__ __forceinline__ void wgmma176(float *d, uint64_t da, uint64_t db) {
-    if constexpr (std::is_same<T, bf16>::value) KO_WGMMA176("bf16");
-    else KO_WGMMA176("f16");
-}
-#undef KO_WGMMA176
 #undef KO_WGMMA
 #undef F64
 #undef F8
-#undef KO_WGMMA_REGS88
 #undef KO_WGMMA_REGS
 
-/* The accumulators as they are once wgmma.wait_group has returned (the compiler must not move reads above it). */
-template <int N> __device__ __forceinline__ void keep(float *d) {
+__device__ __forceinline__ void keep(float *d) {
 #pragma unroll
-    for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
+    for (int i = 0; i < 128; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
 
 /* Tile t of the grouped order (tiles of CL x BM rows: one per cluster, in groups of GROUP_M / CL) -> this
  * block's first row (its BM of the CL x BM) and the tile's first column. */
-template <int CL, int TBN> __device__ __forceinline__ void tile_at(int t, int tm, int tn, int rank, int *m0, int *n0) {
+template <int CL> __device__ __forceinline__ void tile_at(int t, int tm, int tn, int rank, int *m0, int *n0) {
     constexpr int G = GROUP_M / CL;
     const int per = G * tn, g = t / per, first = g * G;
     const int gm = tm - first < G ? tm - first : G, r = t % per;
     *m0 = (first + r % gm) * CL * BM + rank * BM;
-    *n0 = (r / gm) * TBN;
-}
-
-/* The producer (one thread): the X and W tiles of every k step of every tile of this block's cluster
- * into the ring of stages, in order; with CL = 2 half of each W tile, multicast into both blocks. */
-template <int MODE, int CL>
-__device__ __forceinline__ void produce(const CUtensorMap *tmx, const CUtensorMap *tmw, unsigned char *sA, unsigned char *sB, uint64_t *full,
-                                        uint64_t *empty, int rank, int cl0, int ncl, int ntiles, int tm, int tn, int nk) {
-    using S = shape<MODE>;
-    int s = 0, ph = 0;
-    for (int tile = cl0; tile < ntiles; tile += ncl) {
-        int m0, n0;
-        tile_at<CL, S::TBN>(tile, tm, tn, rank, &m0, &n0);
-        for (int kb = 0; kb < nk; kb++) {
-            mb_wait(&empty[s], ph);
-            mb_expect(&full[s], A_BYTES + S::B_BYTES);
-            tma_load(sA + s * A_BYTES, tmx, &full[s], kb * BK, m0);
-            if (CL == 1) tma_load(sB + s * S::B_BYTES, tmw, &full[s], kb * BK, n0);
-            else
-                tma_load_all(sB + s * S::B_BYTES + rank * (S::B_BYTES / CL), tmw, &full[s], kb * BK, n0 + rank * (S::TBN / CL),
-                             (1 << CL) - 1);
-            if (++s == S::STAGES) s = 0, ph ^= 1;
-        }
-    }
-}
-
-/* A consumer group is done reading stage s (thread t of the group): its empty barrier is told in every
- * block of the cluster, since their producers fill it too. */
-template <int CL> __device__ __forceinline__ void release_stage(uint64_t *empty, int s, int t) {
-    if (t != 0) return;
-    if (CL == 1) mb_arrive(&empty[s]);
-    else
-        for (int r = 0; r < CL; r++) mb_arrive_at(&empty[s], r);
+    *n0 = (r / gm) * BN;
 }
 
 /* Byte offset of (row r, column c) in a 64 x 64 box of 16-bit values, 128-byte swizzled. */
 __device__ __forceinline__ int swz(int r, int c) { return r * 128 + ((((c * 2) >> 4) ^ (r & 7)) << 4) + ((c * 2) & 15); }
 
-/* The GLU epilogue of ROWS rows of a tile of TBN columns (one of the 96 epilogue threads, a): act(gate)
- * * up of sC's rows, output rows m0.. Item: row r, output columns 8k..8k+7 (interleaved weight: gate in
- * accumulator columns 16k..16k+7, up in 16k+8..16k+15, i.e. chunks 2(k%4) and +1 of box k/4). */
-template <class T, int C_BYTES, int TBN, int ROWS>
+/* The GLU epilogue of one tile (one of the 96 epilogue threads, a): act(gate) * up of its 128 rows.
+ * Item: row r, output columns 8k..8k+7 (interleaved weight: gate in accumulator columns 16k..16k+7,
+ * up in 16k+8..16k+15, i.e. chunks 2(k%4) and +1 of box k/4). */
+template <class T, int C_BYTES>
 __device__ __forceinline__ void glu_tile(const unsigned char *sC, T *Y, int M, int N, int m0, int n0, int a, int act) {
-    constexpr int KS = TBN / 16;
     const int NO = N / 2;
-    for (int i = a; i < ROWS * KS; i += EPI_THREADS) {
-        const int r = i / KS, k = i % KS, rl = r % 64, row = m0 + r, col = n0 / 2 + 8 * k;
+    for (int i = a; i < BM * 16; i += EPI_THREADS) {
+        const int r = i / 16, k = i % 16, rl = r % 64, row = m0 + r, col = n0 / 2 + 8 * k;
         const unsigned char *box = sC + (r / 64) * C_BYTES + (k / 4) * BOX_BYTES + rl * 128;
         const uint4 gv = *(const uint4 *)(box + (((2 * (k % 4)) ^ (rl & 7)) << 4));
         const uint4 uv = *(const uint4 *)(box + (((2 * (k % 4) + 1) ^ (rl & 7)) << 4));
@@ -280,36 +223,6 @@ __device__ __forceinline__ void rope_tile(const unsigned char *sC, T *Y, int M, 
         }
     }
 }
-
-/* Accumulators v[0..3] of n8 block j (columns 8j + cq, + 1 of rows rl and rl + 8 of a 64-row group)
- * rounded to T into the group's boxes of sC (box j / 8). */
-template <class T> __device__ __forceinline__ void put(unsigned char *cs, int j, const float *v, int rl, int cq) {
-    unsigned char *box = cs + (j / 8) * BOX_BYTES;
-    const int col = 8 * (j % 8) + cq;
-    *(unsigned *)(box + swz(rl, col)) = pack2<T>(v[0], v[1]);
-    *(unsigned *)(box + swz(rl + 8, col)) = pack2<T>(v[2], v[3]);
-}
-
-/* The epilogue warps (thread t of warp group 0, t >= 32): each tile of this block from sC (GLU_PP: its
- * rows 64..127), in order, once the consumers handed it over (cfull), then sC back to them (cempty). */
-template <class T, int MODE, int CL>
-__device__ __forceinline__ void epilogue_warps(const unsigned char *sC, uint64_t *cfull, uint64_t *cempty, T *Y, int M, int N, int act,
-                                               const ko_hgemm_rope &rp, int rank, int cl0, int ncl, int ntiles, int tm, int tn, int t) {
-    constexpr int C_BYTES = shape<MODE>::C_BYTES, TBN = shape<MODE>::TBN;
-    int it = 0;
-    for (int tile = cl0; tile < ntiles; tile += ncl, it++) {
-        int m0, n0;
-        tile_at<CL, TBN>(tile, tm, tn, rank, &m0, &n0);
-        mb_wait(cfull, it & 1);
-        if (MODE == GLU) glu_tile<T, C_BYTES, TBN, BM>(sC, Y, M, N, m0, n0, t - 32, act);
-        else if (MODE == GLU_PP) glu_tile<T, C_BYTES, TBN, 64>(sC, Y, M, N, m0 + 64, n0, t - 32, act); /* rows 64..127 */
-        else if (rp.hd == 256) rope_tile<T, C_BYTES, 256>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
-        else if (rp.hd == 128) rope_tile<T, C_BYTES, 128>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
-        else rope_tile<T, C_BYTES, 64>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
-        __syncwarp();
-        if (t % 32 == 0) mb_arrive(cempty);
-    }
-}
 #endif
 
 template <class T, int MODE, int CL>
@@ -320,7 +233,7 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
     constexpr int STAGES = shape<MODE>::STAGES, C_BYTES = shape<MODE>::C_BYTES;
     extern __shared__ unsigned char smem_raw[];
     unsigned char *sm = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
-    unsigned char *sA = sm, *sB = sm + STAGES * A_BYTES, *sC = sB + STAGES * shape<MODE>::B_BYTES;
+    unsigned char *sA = sm, *sB = sm + STAGES * A_BYTES, *sC = sB + STAGES * B_BYTES;
     uint64_t *full = (uint64_t *)(sC + 2 * C_BYTES), *empty = full + STAGES, *cfull = empty + STAGES, *cempty = cfull + 1;
     /* CL = 2: the two blocks of a cluster take row tiles m0 and m0 + BM of one column tile; each loads
      * its own X rows and half of the W tile, written to both blocks (tma_load_all), so W is read from L2
@@ -336,27 +249,63 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
     if (CL > 1) cluster_sync(); /* the other block's barriers exist before anything reaches them */
     else __syncthreads();
     if (wg == 0 && t == 0) { /* the producer */
-        produce<MODE, CL>(&tmx, &tmw, sA, sB, full, empty, rank, cl0, ncl, ntiles, tm, tn, nk);
+        int s = 0, ph = 0;
+        for (int tile = cl0; tile < ntiles; tile += ncl) {
+            int m0, n0;
+            tile_at<CL>(tile, tm, tn, rank, &m0, &n0);
+            for (int kb = 0; kb < nk; kb++) {
+                mb_wait(&empty[s], ph);
+                mb_expect(&full[s], A_BYTES + B_BYTES);
+                tma_load(sA + s * A_BYTES, &tmx, &full[s], kb * BK, m0);
+                if (CL == 1) tma_load(sB + s * B_BYTES, &tmw, &full[s], kb * BK, n0);
+                else tma_load_all(sB + s * B_BYTES + rank * (B_BYTES / CL), &tmw, &full[s], kb * BK, n0 + rank * (BN / CL), (1 << CL) - 1);
+                if (++s == STAGES) s = 0, ph ^= 1;
+            }
+        }
     } else if (wg == 0) { /* the epilogue warps (GLU, ROPE) */
-        if (MODE != PLAIN && t >= 32) epilogue_warps<T, MODE, CL>(sC, cfull, cempty, Y, M, N, act, rp, rank, cl0, ncl, ntiles, tm, tn, t);
+        int it = 0;
+        for (int tile = cl0; tile < ntiles && MODE != PLAIN && t >= 32; tile += ncl, it++) {
+            int m0, n0;
+            tile_at<CL>(tile, tm, tn, rank, &m0, &n0);
+            mb_wait(cfull, it & 1);
+            if (MODE == GLU) glu_tile<T, C_BYTES>(sC, Y, M, N, m0, n0, t - 32, act);
+            else if (rp.hd == 256) rope_tile<T, C_BYTES, 256>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
+            else if (rp.hd == 128) rope_tile<T, C_BYTES, 128>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
+            else rope_tile<T, C_BYTES, 64>(sC, Y, M, N, m0, n0, t / 32 - 1, t % 32, rp);
+            __syncwarp();
+            if (t % 32 == 0) mb_arrive(cempty);
+        }
     } else { /* the consumers */
         const int c = wg - 1; /* this group's 64 rows of the tile */
-        auto release = [&](int s) { release_stage<CL>(empty, s, t); };
+        /* this group is done reading stage s: in every block of the cluster (their producers fill it too) */
+        auto release = [&](int s) {
+            if (t != 0) return;
+            if (CL == 1) mb_arrive(&empty[s]);
+            else
+                for (int r = 0; r < CL; r++) mb_arrive_at(&empty[s], r);
+        };
         for (int s = 0; s < STAGES; s++) release(s); /* every stage starts free */
         int s = 0, ph = 0, it = 0;
         float d[128];
         unsigned char *cs = sC + c * C_BYTES;
         const int rl = (t / 32) * 16 + (t % 32) / 4, cq = 2 * (t % 4);
+        /* accumulator columns j8..j8+7 of n8 block j -> box j / 8 of sC, rows rl and rl + 8 */
+        auto put = [&](int j, const float *v) {
+            unsigned char *box = cs + (j / 8) * BOX_BYTES;
+            const int col = 8 * (j % 8) + cq;
+            *(unsigned *)(box + swz(rl, col)) = pack2<T>(v[0], v[1]);
+            *(unsigned *)(box + swz(rl + 8, col)) = pack2<T>(v[2], v[3]);
+        };
         for (int tile = cl0; tile < ntiles; tile += ncl, it++) {
             int m0, n0;
-            tile_at<CL, BN>(tile, tm, tn, rank, &m0, &n0);
+            tile_at<CL>(tile, tm, tn, rank, &m0, &n0);
 #pragma unroll
             for (int i = 0; i < 128; i++) d[i] = 0.f;
             int prev = -1;
             for (int kb = 0; kb < nk; kb++) {
                 mb_wait(&full[s], ph);
                 asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-                const uint64_t da = sdesc(sA + s * A_BYTES + c * 64 * BK * 2), db = sdesc(sB + s * shape<MODE>::B_BYTES);
+                const uint64_t da = sdesc(sA + s * A_BYTES + c * 64 * BK * 2), db = sdesc(sB + s * B_BYTES);
 #pragma unroll
                 for (int k = 0; k < BK / 16; k++) wgmma256<T>(d, da + 2 * k, db + 2 * k); /* +32 bytes: the next 16 of K */
                 asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -366,14 +315,14 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
                 if (++s == STAGES) s = 0, ph ^= 1;
             }
             asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-            keep<128>(d);
+            keep(d);
             release(prev);
             /* Accumulator layout of m64nNk16: n8 block j of warp w holds rows 16w + lane/4 (d[4j], d[4j+1])
              * and +8 (d[4j+2], d[4j+3]), columns 8j + 2 (lane % 4) + {0, 1}. */
             if (MODE != PLAIN) {
                 if (it > 0) mb_wait(cempty, (it - 1) & 1); /* the epilogue warps are done with the last tile */
 #pragma unroll
-                for (int j = 0; j < 32; j++) put<T>(cs, j, d + 4 * j, rl, cq);
+                for (int j = 0; j < 32; j++) put(j, d + 4 * j);
                 mb_arrive(cfull);
             } else {
 #pragma unroll
@@ -381,7 +330,7 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
                     if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory"); /* sC's last store has read it */
                     asm volatile("bar.sync %0, 128;" ::"r"(1 + c) : "memory");
 #pragma unroll
-                    for (int j = 0; j < 16; j++) put<T>(cs, j, d + 4 * (16 * rd + j), rl, cq);
+                    for (int j = 0; j < 16; j++) put(j, d + 4 * (16 * rd + j));
                     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
                     asm volatile("bar.sync %0, 128;" ::"r"(1 + c) : "memory");
                     if (t == 0) {
@@ -397,104 +346,6 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
     if (CL > 1) cluster_sync(); /* no block leaves while the other may still write to it or arrive on its barriers */
 #else
     (void)tmx, (void)tmw, (void)tmy, (void)Y, (void)M, (void)N, (void)K, (void)act, (void)rp; /* no sm_90a code: ko_hgemm_usable said no */
-#endif
-}
-
-/* The gated product in ping-pong (MODE GLU_PP): the two consumer groups take whole 128 x 176 tiles in
- * turn (176 fp32 accumulators per thread: two m64n176k16 per 16 of K; setmaxnreg gives the consumers
- * 224 registers and warp group 0 56), so the tensor cores multiply one group's tile while the other
- * finishes its own: it hands rows 64..127 to the epilogue warps through sC (rounded to T, as in
- * hgemm_k), which compute act(gate) * up as hgemm_k's do, and computes rows 0..63 itself from its
- * registers, the interleaved gate and up columns of an output column sitting in the same thread. (All
- * of it in the consumers, with 40 registers to spare, was slower than the other group's products:
- * 0.89x the cooperative kernel; all of it through sC left room for 4 stages only: 0.98x.) The ring of
- * stages is filled in tile order and each stage is read by one group only. Two pairs of named
- * barriers keep the groups in turn: a group starts its tile's products only once the other has waited
- * on every stage of the tile before (1, 2), and writes sC only once the other has handed over the tile
- * before (3, 4), so no wait on a stage barrier or on cempty is ever two phases ahead, which a parity
- * wait could not tell from the current phase. */
-template <class T, int MODE, int CL>
-__global__ void __launch_bounds__(THREADS, 1)
-hgemm_pp_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw, const __grid_constant__ CUtensorMap tmy,
-           T *Y, int M, int N, int K, int act, const ko_hgemm_rope rp) {
-#ifdef KO_HGEMM_BODY
-    using S = shape<MODE>;
-    constexpr int STAGES = S::STAGES, TBN = S::TBN, ACC = TBN / 2; /* accumulators per m64 half */
-    extern __shared__ unsigned char smem_raw[];
-    unsigned char *sm = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
-    unsigned char *sA = sm, *sB = sm + STAGES * A_BYTES, *sC = sB + STAGES * S::B_BYTES;
-    uint64_t *full = (uint64_t *)(sC + S::C_BYTES), *empty = full + STAGES, *cfull = empty + STAGES, *cempty = cfull + 1;
-    const int rank = CL > 1 ? cluster_rank() : 0, cl0 = blockIdx.x / CL, ncl = gridDim.x / CL;
-    const int tm = (M + CL * BM - 1) / (CL * BM), tn = (N + TBN - 1) / TBN, ntiles = tm * tn, nk = (K + BK - 1) / BK;
-    const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < STAGES; s++) mb_init(&full[s], 1), mb_init(&empty[s], CL); /* one group per block reads a stage */
-        mb_init(cfull, 128), mb_init(cempty, EPI_THREADS / 32);
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    if (CL > 1) cluster_sync();
-    else __syncthreads();
-    if (wg == 0) {
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 56;" ::: "memory");
-        if (t == 0) produce<MODE, CL>(&tmx, &tmw, sA, sB, full, empty, rank, cl0, ncl, ntiles, tm, tn, nk);
-        else if (t >= 32) epilogue_warps<T, MODE, CL>(sC, cfull, cempty, Y, M, N, act, rp, rank, cl0, ncl, ntiles, tm, tn, t);
-    } else {
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 224;" ::: "memory");
-        const int g = wg - 1, nb = cl0 < ntiles ? (ntiles - cl0 + ncl - 1) / ncl : 0; /* tiles of this block: g, g + 2, ... */
-        if (g == 0)
-            for (int s = 0; s < STAGES; s++) release_stage<CL>(empty, s, t); /* every stage starts free */
-        const int rl = (t / 32) * 16 + (t % 32) / 4, cq = 2 * (t % 4), NO = N / 2;
-        float d[2 * ACC];
-        for (int i = g; i < nb; i += 2) {
-            int s = (i * nk) % STAGES, ph = (i * nk / STAGES) & 1, prev = -1; /* the tile's first stage in the ring */
-            if (i > 0) asm volatile("bar.sync %0, 256;" ::"r"(1 + g) : "memory"); /* the other group waited on all of tile i - 1 */
-#pragma unroll
-            for (int j = 0; j < 2 * ACC; j++) d[j] = 0.f;
-            for (int kb = 0; kb < nk; kb++) {
-                mb_wait(&full[s], ph);
-                asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-                const uint64_t da = sdesc(sA + s * A_BYTES), db = sdesc(sB + s * S::B_BYTES), dh = (64 * BK * 2) >> 4; /* rows 64..127 */
-#pragma unroll
-                for (int k = 0; k < BK / 16; k++) {
-                    wgmma176<T>(d, da + 2 * k, db + 2 * k);
-                    wgmma176<T>(d + ACC, da + dh + 2 * k, db + 2 * k);
-                }
-                asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-                asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-                if (prev >= 0) release_stage<CL>(empty, prev, t);
-                prev = s;
-                if (++s == STAGES) s = 0, ph ^= 1;
-            }
-            if (i + 1 < nb) asm volatile("bar.arrive %0, 256;" ::"r"(2 - g) : "memory"); /* the other group's products */
-            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-            keep<2 * ACC>(d);
-            release_stage<CL>(empty, prev, t);
-            if (i > 0) {
-                asm volatile("bar.sync %0, 256;" ::"r"(3 + g) : "memory"); /* the other group handed over tile i - 1 */
-                mb_wait(cempty, (i - 1) & 1);                              /* and the epilogue warps are done with it */
-            }
-#pragma unroll
-            for (int j = 0; j < ACC / 4; j++) put<T>(sC, j, d + ACC + 4 * j, rl, cq); /* rows 64..127 */
-            mb_arrive(cfull);
-            if (i + 1 < nb) asm volatile("bar.arrive %0, 256;" ::"r"(4 - g) : "memory"); /* the other group's hand-over */
-            /* rows 0..63: n8 blocks 2p (gate) and 2p + 1 (up) are output columns n0 / 2 + 8p + cq, + 1 (ko_hgemm_interleave) */
-            int m0, n0;
-            tile_at<CL, TBN>(cl0 + i * ncl, tm, tn, rank, &m0, &n0);
-#pragma unroll
-            for (int p = 0; p < TBN / 16; p++) {
-                const float *v = d + 8 * p;
-                const int row = m0 + rl, col = n0 / 2 + 8 * p + cq;
-                if (col >= NO) continue;
-                const T g0 = fromf<T>(v[0]), g1 = fromf<T>(v[1]), g2 = fromf<T>(v[2]), g3 = fromf<T>(v[3]);
-                const T u0 = fromf<T>(v[4]), u1 = fromf<T>(v[5]), u2 = fromf<T>(v[6]), u3 = fromf<T>(v[7]);
-                if (row < M) *(unsigned *)(Y + (size_t)row * NO + col) = pack2<T>(glu_f<T>(g0, u0, act), glu_f<T>(g1, u1, act));
-                if (row + 8 < M) *(unsigned *)(Y + (size_t)(row + 8) * NO + col) = pack2<T>(glu_f<T>(g2, u2, act), glu_f<T>(g3, u3, act));
-            }
-        }
-    }
-    if (CL > 1) cluster_sync();
-#else
-    (void)tmx, (void)tmw, (void)tmy, (void)Y, (void)M, (void)N, (void)K, (void)act, (void)rp;
 #endif
 }
 
@@ -543,42 +394,34 @@ int tensor_map(CUtensorMap *tm, int dt16, const void *p, int rows, int K, int bo
     return r == CUDA_SUCCESS ? 0 : ko_fail(e, "cuda: cuTensorMapEncodeTiled failed (%d) for a %d x %d matrix", (int)r, rows, K);
 }
 
-/* The kernel of a mode: the ping-pong one for GLU_PP, else the cooperative one. */
-template <class T, int MODE, int CL> constexpr auto kernel_of() {
-    if constexpr (MODE == GLU_PP) return hgemm_pp_k<T, MODE, CL>;
-    else return hgemm_k<T, MODE, CL>;
-}
-
-int cluster_size = 2, pingpong = 1; /* ko_hgemm_set_cluster, ko_hgemm_set_pingpong */
+int cluster_size = 2; /* ko_hgemm_set_cluster */
 
 template <class T, int MODE, int CL>
 int launch_cl(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N, int K, int act, const ko_hgemm_rope &rp, int nsm,
               ko_err *e) {
     static int resident; /* blocks the card holds at once: clusters that fit x CL */
-    constexpr auto kern = kernel_of<T, MODE, CL>();
-    constexpr int TBN = shape<MODE>::TBN;
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeClusterDimension;
     at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
     cfg.blockDim = dim3(THREADS), cfg.dynamicSmemBytes = shape<MODE>::SMEM, cfg.stream = st, cfg.attrs = at, cfg.numAttrs = 1;
     if (!resident) {
-        cudaError_t r = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<MODE>::SMEM);
+        cudaError_t r = cudaFuncSetAttribute(hgemm_k<T, MODE, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape<MODE>::SMEM);
         if (r != cudaSuccess) return ko_fail(e, "cuda: hgemm shared memory: %s", cudaGetErrorString(r));
         int ncl = nsm / CL;
         cfg.gridDim = dim3(ncl * CL);
-        if (CL > 1 && (cudaOccupancyMaxActiveClusters(&ncl, kern, &cfg) != cudaSuccess || ncl < 1))
+        if (CL > 1 && (cudaOccupancyMaxActiveClusters(&ncl, hgemm_k<T, MODE, CL>, &cfg) != cudaSuccess || ncl < 1))
             return ko_fail(e, "cuda: hgemm: no cluster of %d blocks fits on this card", CL);
         resident = (ncl < nsm / CL ? ncl : nsm / CL) * CL;
     }
     CUtensorMap tx, tw, ty = {}; /* ty: the plain product's TMA stores (the others store from the epilogue warps) */
     const int dt16 = std::is_same<T, bf16>::value ? 0 : 1;
-    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, TBN / CL, e) ||
+    if (tensor_map(&tx, dt16, X, M, K, BM, e) || tensor_map(&tw, dt16, W, N, K, BN / CL, e) ||
         (MODE == PLAIN && tensor_map(&ty, dt16, Y, M, N, 64, e)))
         return -1;
-    const int tiles = ((M + CL * BM - 1) / (CL * BM)) * ((N + TBN - 1) / TBN) * CL;
+    const int tiles = ((M + CL * BM - 1) / (CL * BM)) * ((N + BN - 1) / BN) * CL;
     cfg.gridDim = dim3(tiles < resident ? tiles : resident);
-    cudaError_t r = cudaLaunchKernelEx(&cfg, kern, tx, tw, ty, (T *)Y, M, N, K, act, rp);
+    cudaError_t r = cudaLaunchKernelEx(&cfg, hgemm_k<T, MODE, CL>, tx, tw, ty, (T *)Y, M, N, K, act, rp);
     if (r == cudaSuccess) r = cudaGetLastError();
     return r == cudaSuccess ? 0 : ko_fail(e, "cuda: hgemm launch: %s", cudaGetErrorString(r));
 }
@@ -594,12 +437,6 @@ int launch(cudaStream_t st, const void *W, const void *X, void *Y, int M, int N,
 int ko_hgemm_set_cluster(int n) {
     const int was = cluster_size;
     cluster_size = n == 1 ? 1 : 2;
-    return was;
-}
-
-int ko_hgemm_set_pingpong(int on) {
-    const int was = pingpong;
-    pingpong = on != 0;
     return was;
 }
 
@@ -620,8 +457,6 @@ bool ko_hgemm_usable(int device) {
 int ko_hgemm_run(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, int glu, int nsm, ko_err *e) {
     if (K % 8 || N % 16 || M <= 0) return ko_fail(e, "cuda: hgemm needs K %% 8 == 0 and N %% 16 == 0 (M %d, N %d, K %d)", M, N, K);
     const ko_hgemm_rope none = {};
-    if (glu >= 0 && pingpong)
-        return dt16 ? launch<__half, GLU_PP>(st, W, X, Y, M, N, K, glu, none, nsm, e) : launch<bf16, GLU_PP>(st, W, X, Y, M, N, K, glu, none, nsm, e);
     if (glu >= 0)
         return dt16 ? launch<__half, GLU>(st, W, X, Y, M, N, K, glu, none, nsm, e) : launch<bf16, GLU>(st, W, X, Y, M, N, K, glu, none, nsm, e);
     return dt16 ? launch<__half, PLAIN>(st, W, X, Y, M, N, K, -1, none, nsm, e) : launch<bf16, PLAIN>(st, W, X, Y, M, N, K, -1, none, nsm, e);

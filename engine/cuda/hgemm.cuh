@@ -24,9 +24,6 @@ bool ko_hgemm_usable(int device);
 /* Blocks per cluster, 1 or 2 (the default; 2: two blocks share each W tile, hgemm.cu): for tests and
  * measurements. Returns the previous setting. */
 int ko_hgemm_set_cluster(int n);
-/* The gated product's schedule: 1 (the default) ping-pong, two consumer groups on whole 128 x 176 tiles
- * in turn; 0 cooperative, both on one 128 x 256 tile (hgemm.cu). The same bits. Returns the previous. */
-int ko_hgemm_set_pingpong(int on);
 /* dt16: 0 bf16, 1 fp16. glu: -1 plain product, else the act_f activation (0 silu, 1 gelu tanh, 2 gelu)
  * and Y is [M, N / 2]. nsm: the card's SM count (the persistent grid). */
 int ko_hgemm_run(cudaStream_t st, int dt16, const void *W, const void *X, void *Y, int M, int N, int K, int glu, int nsm, ko_err *e);

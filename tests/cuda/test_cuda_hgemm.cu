@@ -7,11 +7,10 @@
  * cuBLASLt + qk_rope_k's) up to the last bit of rounding (both accumulate in fp32; should an order
  * differ): every element within 2 units in the last place of the 16-bit result, at least 90% of them
  * identical (in practice all are); ragged M, N and K tails included. All of it with one block per tile
- * and with clusters of two blocks sharing the W tile (ko_hgemm_set_cluster); the gated product with both
- * of its schedules (ko_hgemm_set_pingpong).
+ * and with clusters of two blocks sharing the W tile (ko_hgemm_set_cluster).
  * With --bench: the 12b shapes at M tokens (default 16384), TFLOP/s of each against cuBLASLt, the
  * fused gate-up + activation against cuBLASLt's gate-up GEMM followed by act_mul_k, and clusters of
- * two against one block per tile, the gated product's ping-pong schedule against the cooperative one. */
+ * two against one block per tile. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +21,7 @@
 #include "engine/cuda/hgemm.cuh"
 #include "engine/cuda/kernels.cuh"
 
-static int fails, checks, cluster = 2, pingpong = 1; /* ko_hgemm_set_cluster's, ko_hgemm_set_pingpong's current settings */
+static int fails, checks, cluster = 2; /* ko_hgemm_set_cluster's current setting */
 #define CHECK_FITS(x)                                                                              \
     do {                                                                                           \
         if (!(x)) { printf("FAIL line %d: shape refused\n", __LINE__); checks++, fails++; return; } \
@@ -88,8 +87,8 @@ template <class T> void check(ko_gemm *g, int dt16, int M, int N, int K, int glu
     fill(X, (size_t)M * K, 1u + M, sc);
     fill(W, (size_t)N * K, 7u + N, sc);
     char what[128];
-    snprintf(what, sizeof what, "cluster %d%s %s %s M %d N %d K %d", cluster, glu < 0 ? "" : pingpong ? " ping-pong" : " cooperative",
-             dt16 ? "fp16" : "bf16", glu < 0 ? "plain" : glu == 0 ? "silu" : glu == 1 ? "gelu-tanh" : "gelu", M, N, K);
+    snprintf(what, sizeof what, "cluster %d %s %s M %d N %d K %d", cluster, dt16 ? "fp16" : "bf16",
+             glu < 0 ? "plain" : glu == 0 ? "silu" : glu == 1 ? "gelu-tanh" : "gelu", M, N, K);
     if (glu < 0) {
         OK(ko_gemm_run(g, W, X, R, M, N, K, 0.f, &e));
         OK(ko_hgemm_run(0, dt16, W, X, Y, M, N, K, -1, nsm, &e));
@@ -235,40 +234,22 @@ void bench(ko_gemm *g, int M, int nsm) {
     time2(cl(1, qkv), cl(2, qkv), ms);
     printf("bench qkv+rope M %d: cluster 1 %.3f ms, cluster 2 %.3f ms, ratio %.3f\n", M, ms[0], ms[1], ms[0] / ms[1]);
     ko_hgemm_set_cluster(cluster);
-    /* the gated product's two schedules: cooperative 128 x 256 tiles against ping-pong 128 x 176 */
-    auto pp = [](int on, auto f) { return [=] { ko_hgemm_set_pingpong(on); f(); }; };
-    time2(pp(0, gated), pp(1, gated), ms);
-    printf("bench gate-up+geglu M %d: cooperative %.3f ms %.0f TFLOP/s, ping-pong %.3f ms %.0f TFLOP/s, ratio %.3f\n", M, ms[0],
-           tflops(M, 30720, K, ms[0]), ms[1], tflops(M, 30720, K, ms[1]), ms[0] / ms[1]);
-    ko_hgemm_set_pingpong(pingpong);
     cudaFree(pos), cudaFree(invf), cudaFree(cs);
     cudaFree(W), cudaFree(X), cudaFree(Y), cudaFree(A);
 }
 
-/* The gated product on every shape against cuBLASLt + act_mul_k, at the current settings. N includes
- * widths that are no multiple of either tile's (13824 = 78.5 x 176; 48; 2 x 18944) and M single tiles. */
-static void check_glu(ko_gemm *gbf, ko_gemm *g16, int nsm) {
-    const int gs[][4] = {{333, 13824, 1152, 1}, {129, 32, 64, 0}, {77, 48, 200, 2}, {2500, 30720, 3840, 1}, {1000, 2 * 18944, 3584, 0},
-                         {5000, 352, 640, 1}};
-    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
-        check<bf16>(gbf, 0, gs[i][0], gs[i][1], gs[i][2], gs[i][3], nsm);
-        check<__half>(g16, 1, gs[i][0], gs[i][1], gs[i][2], gs[i][3], nsm);
-    }
-}
-
-/* Every shape and mode against cuBLASLt, at the current cluster setting (the gated product with both schedules). */
+/* Every shape and mode against cuBLASLt, at the current cluster setting. */
 static void check_all(ko_gemm *gbf, ko_gemm *g16, int nsm) {
     const int sh[][3] = {{1, 256, 64}, {200, 512, 136}, {300, 784, 3840}, {4100, 8192, 3840}, {77, 48, 200}, {1000, 3840, 15360}};
     for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
         check<bf16>(gbf, 0, sh[i][0], sh[i][1], sh[i][2], -1, nsm);
         check<__half>(g16, 1, sh[i][0], sh[i][1], sh[i][2], -1, nsm);
     }
-    for (pingpong = 0; pingpong <= 1; pingpong++) {
-        ko_hgemm_set_pingpong(pingpong);
-        check_glu(gbf, g16, nsm);
+    const int gs[][4] = {{333, 13824, 1152, 1}, {129, 32, 64, 0}, {77, 48, 200, 2}, {2500, 30720, 3840, 1}, {1000, 2 * 18944, 3584, 0}};
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        check<bf16>(gbf, 0, gs[i][0], gs[i][1], gs[i][2], gs[i][3], nsm);
+        check<__half>(g16, 1, gs[i][0], gs[i][1], gs[i][2], gs[i][3], nsm);
     }
-    pingpong = 1;
-    ko_hgemm_set_pingpong(pingpong);
     /* q/k/v + RoPE: gemma-3-12b's shape (q/k norm, 1 + w), llama-style head_dim 128 without q/k norm,
      * qwen3-style head_dim 64 with a plain q/k norm */
     const int rs[][7] = {{300, 3840, 16, 8, 256, 1, 1}, {77, 200, 4, 2, 128, 0, 0}, {1000, 512, 8, 4, 64, 1, 0}, {4100, 2560, 8, 4, 256, 1, 1}};
