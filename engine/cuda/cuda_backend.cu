@@ -24,10 +24,12 @@ extern "C" {
 #include "engine/cuda/pack.h"
 #include "engine/engine.h"
 }
+#include "engine/cuda/attn_wg.cuh"
 #include "engine/cuda/gemm.cuh"
 #include "engine/cuda/hgemm.cuh"
 #include "engine/cuda/kernels.cuh"
 
+#define KO_WG_MIN_TOKENS 256 /* mean tokens per document from which attn_wg runs */
 #define CK(call)                                                                                   \
     do {                                                                                           \
         cudaError_t err_ = (call);                                                                 \
@@ -78,12 +80,17 @@ struct cuda_state {
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
     bool profile;
     bool no_prune; /* KOEVAL_CUDA_PRUNE=0: the last layer's feed-forward over every row (comparisons) */
-    /* the attention kernel chosen by set_smem_limit: attn_fa_k<T, head_dim> with fa_gw query heads x
-     * fa_qg tiles per block and fa_bytes of shared memory, or fa == NULL for attn_k */
+    /* the attention kernel chosen by set_smem_limit: on sm_90a attn_wg (attn_wg.cuh: fa_gw heads x
+     * fa_qg tiles per block, wgmma), else attn_fa_k<T, head_dim> with fa_gw query heads x fa_qg tiles
+     * per block and fa_bytes of shared memory, or neither (fa == NULL) for attn_k. attn_wg takes the runs
+     * whose documents average KO_WG_MIN_TOKENS or more. KOEVAL_CUDA_ATTN=simple: attn_k; =fa: attn_fa_k
+     * on Hopper too; =wg: attn_wg whatever the lengths (comparisons, tests). */
+    bool wg, wg_force, wg_on; /* attn_wg here; KOEVAL_CUDA_ATTN=wg: for every run; in this run */
+    int wg_qg;
     void *fa;
     int fa_gw, fa_qg;
     size_t fa_bytes;
-    bool attn_simple;
+    bool attn_simple, attn_fa;
     cudaEvent_t pev[1024];
     int pcat[1024], npev;
     double ptime[16];
@@ -447,13 +454,18 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     }
     s->cdt = s->dt == KO_BF16 ? CUDA_R_16BF : s->dt == KO_F16 ? CUDA_R_16F : CUDA_R_32F;
     s->esz = s->dt == KO_F32 ? 4 : 2;
-    s->attn_simple = getenv("KOEVAL_CUDA_ATTN") && !strcmp(getenv("KOEVAL_CUDA_ATTN"), "simple");
+    const char *at = getenv("KOEVAL_CUDA_ATTN");
+    s->attn_simple = at && !strcmp(at, "simple");
+    s->attn_fa = at && !strcmp(at, "fa");
+    s->wg_force = at && !strcmp(at, "wg");
     s->profile = getenv("KOEVAL_CUDA_PROFILE") && atoi(getenv("KOEVAL_CUDA_PROFILE")) > 0;
     s->no_prune = getenv("KOEVAL_CUDA_PRUNE") && !strcmp(getenv("KOEVAL_CUDA_PRUNE"), "0");
     s->tune = getenv("KOEVAL_CUDA_GEMM") && !strcmp(getenv("KOEVAL_CUDA_GEMM"), "tune");
     s->share = !(getenv("KOEVAL_CUDA_SHARE") && !strcmp(getenv("KOEVAL_CUDA_SHARE"), "0"));
     const char *hge = getenv("KOEVAL_CUDA_HGEMM");
-    s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 && !(hge && !strcmp(hge, "0")) && ko_hgemm_usable(dev);
+    const bool hopper = ko_hgemm_usable(dev); /* the sm_90a code runs here (hgemm, attn_wg) */
+    s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 && !(hge && !strcmp(hge, "0")) && hopper;
+    s->wg = s->dt != KO_F32 && hopper && !s->attn_simple && !s->attn_fa && ko_attn_wg_fits(c.head_dim);
     const ko_hgemm_rope shape = {NULL, NULL, NULL, 0.f, 0, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.head_dim};
     s->hg_qkv = s->hg && !(hge && !strcmp(hge, "glu")) && ko_hgemm_rope_fits(qkv_width(c), c.hidden, &shape);
     if (getenv("KOEVAL_CUDA_HGEMM_CLUSTER")) ko_hgemm_set_cluster(atoi(getenv("KOEVAL_CUDA_HGEMM_CLUSTER")));
@@ -601,7 +613,9 @@ template <class T> int run_batch(cuda_state *s, const dev_meta *dm, const ko_bat
         {
             float sc = (float)c.attn_scale, cap = (float)c.attn_softcap;
             int win = w->sliding ? c.sliding_window : 0;
-            if (s->fa) {
+            if (s->wg_on) {
+                if (ko_attn_wg_run(st, s->dt == KO_F16, hd, QKV, A, tiles, gst, ng, pos, br, nh, nkv, S, sc, cap, win, e)) return -1;
+            } else if (s->fa) {
                 void *args[] = {&QKV, &A, &tiles, &gst, &pos, &br, (void *)&nh, (void *)&nkv, (void *)&S, &sc, &cap, &win, &s->fa_gw};
                 CK(cudaLaunchKernel(s->fa, dim3(ng, nh / s->fa_gw), dim3(32 * s->fa_gw * s->fa_qg), args, s->fa_bytes, st));
             } else {
@@ -701,6 +715,8 @@ template <class T> int set_smem_limit(cuda_state *s, ko_err *e) {
     const int most = s->fa_gw ? 8 / s->fa_gw : 1;
     s->fa_qg = s->fa_gw && s->fa_gw < 4 ? 4 / s->fa_gw : 1;
     if (ag && atoi(ag) >= 1) s->fa_qg = atoi(ag) < most ? atoi(ag) : most;
+    /* attn_wg: a warp group's four tiles (fewer with KOEVAL_CUDA_ATTN_GROUP, for the tests) */
+    s->wg_qg = ag && atoi(ag) >= 1 && atoi(ag) < KO_ATTN_WG_TILES ? atoi(ag) : KO_ATTN_WG_TILES;
     if constexpr (sizeof(T) == 2) if (s->fa_gw) {
         void *fa = fa_kernel<T>(s->cfg.head_dim, &s->fa_bytes, s->fa_gw * s->fa_qg);
         if (s->fa_bytes > s->prop.sharedMemPerBlockOptin)
@@ -822,14 +838,16 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
         Tb = Tb / 2 > longest ? Tb / 2 : longest;
         if (s->verbose) fprintf(stderr, "koeval: cuda: out of memory, batch budget halved to %d tokens\n", Tb);
     }
-    if (s->verbose) {
-        fprintf(stderr, "koeval: cuda: %d docs, %d tokens (%lld before prefix sharing), %d batches of <= %d tokens\n", n, p.ntok,
-                unshared, p.nb, Tb);
-    }
 
     /* Attention tile groups, per batch: runs of up to fa_qg consecutive tiles of one document. */
     int *bg0 = (int *)ko_xmalloc(sizeof(int) * (size_t)(p.nb + 1)), *gs = (int *)ko_xmalloc(sizeof(int) * (size_t)(p.ntile + p.nb));
-    int ngs = ko_group_tiles(&p, s->fa ? s->fa_qg : 1, bg0, gs);
+    /* attn_wg for long documents (NOTES.md, session 16: 12b, 5-shot, 447 tokens per document: 4.09 s
+     * against attn_fa_k's 6.39; 0-shot, 78 tokens: 0.43 against 0.38, its 64-row products half empty) */
+    s->wg_on = s->wg && (s->wg_force || p.ntok >= KO_WG_MIN_TOKENS * (long long)n);
+    int ngs = ko_group_tiles(&p, s->wg_on ? s->wg_qg : s->fa ? s->fa_qg : 1, bg0, gs);
+    if (s->verbose)
+        fprintf(stderr, "koeval: cuda: %d docs, %d tokens (%lld before prefix sharing), %d batches of <= %d tokens, attention %s\n", n,
+                p.ntok, unshared, p.nb, Tb, s->wg_on ? "attn_wg (wgmma)" : s->fa ? "attn_fa_k (mma.sync)" : "attn_k");
     /* All batches' metadata in one pinned buffer and one upload. */
     size_t ni = (size_t)3 * p.ntok + 3 * (size_t)p.nrow + 2 * (size_t)p.ntg + (size_t)ngs;
     size_t bytes = ni * 4 + (size_t)p.ntile * sizeof(ko_tile) + (size_t)p.ntg * 5 + 256;

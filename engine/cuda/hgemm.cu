@@ -26,6 +26,7 @@
 #include <cuda.h>
 #include <stdint.h>
 
+#include "engine/cuda/async.cuh"
 #include "engine/cuda/numerics.cuh"
 
 namespace {
@@ -41,43 +42,41 @@ template <int MODE> struct shape {
     static constexpr size_t SMEM = (size_t)STAGES * (A_BYTES + B_BYTES) + 2 * C_BYTES + (2 * STAGES + 2) * 8 + 1024 /* alignment */;
 };
 
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#ifdef KO_SM90A
 #define KO_HGEMM_BODY 1
 #endif
 
 #ifdef KO_HGEMM_BODY /* the device helpers exist in the sm_90a code only */
 constexpr int EPI_THREADS = 96 /* warps 1-3 of warp group 0 */, GROUP_M = 16;
-__device__ __forceinline__ uint32_t saddr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
 __device__ __forceinline__ void mb_init(uint64_t *b, int n) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(saddr(b)), "r"(n));
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(sm_addr(b)), "r"(n));
 }
 __device__ __forceinline__ void mb_expect(uint64_t *b, uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(saddr(b)), "r"(bytes) : "memory");
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(sm_addr(b)), "r"(bytes) : "memory");
 }
 __device__ __forceinline__ void mb_arrive(uint64_t *b) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(saddr(b)) : "memory");
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(sm_addr(b)) : "memory");
 }
 __device__ __forceinline__ void mb_wait(uint64_t *b, int parity) {
     uint32_t done = 0;
     while (!done)
         asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
-                     : "=r"(done) : "r"(saddr(b)), "r"(parity) : "memory");
+                     : "=r"(done) : "r"(sm_addr(b)), "r"(parity) : "memory");
 }
 __device__ __forceinline__ void tma_load(void *dst, const CUtensorMap *tm, uint64_t *bar, int x, int y) {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];"
-                 ::"r"(saddr(dst)), "l"((uint64_t)tm), "r"(saddr(bar)), "r"(x), "r"(y) : "memory");
+                 ::"r"(sm_addr(dst)), "l"((uint64_t)tm), "r"(sm_addr(bar)), "r"(x), "r"(y) : "memory");
 }
 /* The same load written to dst in every block of the cluster in mask, each block's own bar told. */
 __device__ __forceinline__ void tma_load_all(void *dst, const CUtensorMap *tm, uint64_t *bar, int x, int y, uint16_t mask) {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster"
                  " [%0], [%1, {%3, %4}], [%2], %5;"
-                 ::"r"(saddr(dst)), "l"((uint64_t)tm), "r"(saddr(bar)), "r"(x), "r"(y), "h"(mask) : "memory");
+                 ::"r"(sm_addr(dst)), "l"((uint64_t)tm), "r"(sm_addr(bar)), "r"(x), "r"(y), "h"(mask) : "memory");
 }
 /* Arrive on the mbarrier at b's offset in block `rank` of the cluster (this block's own included). */
 __device__ __forceinline__ void mb_arrive_at(uint64_t *b, int rank) {
     uint32_t a;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(a) : "r"(saddr(b)), "r"(rank));
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(a) : "r"(sm_addr(b)), "r"(rank));
     asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];" ::"r"(a) : "memory");
 }
 __device__ __forceinline__ int cluster_rank(void) {
@@ -92,43 +91,8 @@ __device__ __forceinline__ void cluster_sync(void) {
 /* A 64 x 64 box of shared memory (128-byte swizzled) to the tensor at column x, row y (clipped at its edges). */
 __device__ __forceinline__ void tma_store(const CUtensorMap *tm, const void *src, int x, int y) {
     asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];"
-                 ::"l"((uint64_t)tm), "r"(saddr(src)), "r"(x), "r"(y) : "memory");
+                 ::"l"((uint64_t)tm), "r"(sm_addr(src)), "r"(x), "r"(y) : "memory");
 }
-/* wgmma shared-memory descriptor: K-major tile of 128-byte rows, 128-byte swizzle, 8-row groups 1024 bytes apart. */
-__device__ __forceinline__ uint64_t sdesc(const void *p) {
-    return (uint64_t)((saddr(p) & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
-}
-
-#define KO_WGMMA_REGS \
-    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
-    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
-    "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
-    "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
-    "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-#define F8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
-#define F64(i) F8(i), F8(i + 8), F8(i + 16), F8(i + 24), F8(i + 32), F8(i + 40), F8(i + 48), F8(i + 56)
-#define KO_WGMMA(TY)                                                                                              \
-    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"                             \
-                 " wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " {" KO_WGMMA_REGS "}, %128, %129, p, 1, 1, 0, 0;\n}" \
-                 : F64(0), F64(64) : "l"(da), "l"(db), "r"(1))
-/* d[0..127] += A(64 x 16, descriptor da) * B(256 x 16, descriptor db)^T for one warp group. */
-template <class T> __device__ __forceinline__ void wgmma256(float *d, uint64_t da, uint64_t db) {
-    if constexpr (std::is_same<T, bf16>::value) KO_WGMMA("bf16");
-    else KO_WGMMA("f16");
-}
-#undef KO_WGMMA
-#undef F64
-#undef F8
-#undef KO_WGMMA_REGS
-
-__device__ __forceinline__ void keep(float *d) {
-#pragma unroll
-    for (int i = 0; i < 128; i++) asm volatile("" : "+f"(d[i])::"memory");
-}
-
 /* Tile t of the grouped order (tiles of CL x BM rows: one per cluster, in groups of GROUP_M / CL) -> this
  * block's first row (its BM of the CL x BM) and the tile's first column. */
 template <int CL> __device__ __forceinline__ void tile_at(int t, int tm, int tn, int rank, int *m0, int *n0) {
@@ -140,7 +104,7 @@ template <int CL> __device__ __forceinline__ void tile_at(int t, int tm, int tn,
 }
 
 /* Byte offset of (row r, column c) in a 64 x 64 box of 16-bit values, 128-byte swizzled. */
-__device__ __forceinline__ int swz(int r, int c) { return r * 128 + ((((c * 2) >> 4) ^ (r & 7)) << 4) + ((c * 2) & 15); }
+__device__ __forceinline__ int swz(int r, int c) { return sw128(r, c >> 3) + (c & 7) * 2; }
 
 /* The GLU epilogue of one tile (one of the 96 epilogue threads, a): act(gate) * up of its 128 rows.
  * Item: row r, output columns 8k..8k+7 (interleaved weight: gate in accumulator columns 16k..16k+7,
@@ -304,18 +268,18 @@ hgemm_k(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtenso
             int prev = -1;
             for (int kb = 0; kb < nk; kb++) {
                 mb_wait(&full[s], ph);
-                asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+                wg_fence();
                 const uint64_t da = sdesc(sA + s * A_BYTES + c * 64 * BK * 2), db = sdesc(sB + s * B_BYTES);
 #pragma unroll
-                for (int k = 0; k < BK / 16; k++) wgmma256<T>(d, da + 2 * k, db + 2 * k); /* +32 bytes: the next 16 of K */
-                asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-                asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+                for (int k = 0; k < BK / 16; k++) wgmma_ss256<T>(d, da + 2 * k, db + 2 * k); /* +32 bytes: the next 16 of K */
+                wg_commit();
+                wg_wait<1>();
                 if (prev >= 0) release(prev); /* the group before this one has finished reading */
                 prev = s;
                 if (++s == STAGES) s = 0, ph ^= 1;
             }
-            asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-            keep(d);
+            wg_wait<0>();
+            wg_keep<128>(d);
             release(prev);
             /* Accumulator layout of m64nNk16: n8 block j of warp w holds rows 16w + lane/4 (d[4j], d[4j+1])
              * and +8 (d[4j+2], d[4j+3]), columns 8j + 2 (lane % 4) + {0, 1}. */

@@ -19,6 +19,8 @@
 
 #include <type_traits>
 
+#include "engine/cuda/async.cuh"
+#include "engine/cuda/attn.cuh"
 #include "engine/cuda/numerics.cuh"
 
 __device__ __forceinline__ float warp_max(float v) {
@@ -305,15 +307,6 @@ template <int HD> struct fa_shape {
 template <int HD> inline size_t fa_smem(int warps) { /* K, V double-buffered + 16 query rows per warp, then the keys' pos | br */
     return (size_t)(4 * fa_shape<HD>::KC + 16 * warps) * fa_shape<HD>::LD * 2 + 4 * fa_shape<HD>::KC * sizeof(int);
 }
-__device__ __forceinline__ unsigned sm_addr(const void *p) { return (unsigned)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void cp16(void *dst, const void *src, bool ok) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sm_addr(dst)), "l"(src), "r"(ok ? 16 : 0));
-}
-__device__ __forceinline__ void cp4(void *dst, const void *src, bool ok) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(sm_addr(dst)), "l"(src), "r"(ok ? 4 : 0));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 __device__ __forceinline__ void ldsm4(unsigned r[4], const void *p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(sm_addr(p)));
@@ -378,17 +371,9 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
     };
     load_kv(0, 0);
     cp_commit();
-    int qi[2], qpos[2], qbr[2];
-    bool qok[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int row = g8 + 8 * r;
-        qok[r] = active && row < tl.nq;
-        qi[r] = tl.q0 + row;
-        qpos[r] = qok[r] ? pos[qi[r]] : 0;
-        qbr[r] = qok[r] ? br[qi[r]] : 0;
-    }
-    float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
+    fa_rows q;
+    fa_rows_init(q, tl, active, g8, pos, br);
+    float o[DT][4];
 #pragma unroll
     for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
     const int nchunk = (nkb + KC - 1) / KC;
@@ -398,20 +383,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
         cp_commit();
         cp_wait<1>();
         __syncthreads();
-        /* the mask of this lane's S elements: s[n][2r + j] is (query row g8 + 8r, key c0 + 8n + 2t4 + j) */
-        unsigned vis = 0;
-#pragma unroll
-        for (int n = 0; n < NT; n++)
-#pragma unroll
-            for (int j = 0; j < 2; j++) {
-                const int kc = 8 * n + 2 * t4 + j;
-                const bool in = c0 + kc < nk;
-                const int k = ko_tile_key(&tl, c0 + kc), kp = Kpos[stage * KC + kc], kb = Kbr[stage * KC + kc];
-#pragma unroll
-                for (int r = 0; r < 2; r++)
-                    if (qok[r] && in && k <= qi[r] && ko_br_meet(kb, qbr[r]) && (window <= 0 || qpos[r] - kp < window))
-                        vis |= 1u << (4 * n + 2 * r + j);
-            }
+        const unsigned vis = fa_vis<NT>(q, tl, c0, nk, Kpos + stage * KC, Kbr + stage * KC, lane, window);
         if (__any_sync(0xffffffffu, vis != 0)) {
             const T *Kc = Ks + stage * KC * LD, *Vc = Vs + stage * KC * LD;
             float s[NT][4];
@@ -430,54 +402,12 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
                 }
             }
             float corr[2];
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                float mx = -CUDART_INF_F;
-#pragma unroll
-                for (int n = 0; n < NT; n++)
-#pragma unroll
-                    for (int j = 0; j < 2; j++) {
-                        float x = -CUDART_INF_F;
-                        if (vis >> (4 * n + 2 * r + j) & 1) {
-                            x = s[n][2 * r + j] * scale;
-                            if (softcap > 0.f) x = softcap * tanhf(x / softcap);
-                        }
-                        s[n][2 * r + j] = x;
-                        mx = fmaxf(mx, x);
-                    }
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float mnew = fmaxf(m[r], mx);
-                corr[r] = mnew == -CUDART_INF_F ? 1.f : expf(m[r] - mnew);
-                float sum = 0.f;
-#pragma unroll
-                for (int n = 0; n < NT; n++)
-#pragma unroll
-                    for (int j = 0; j < 2; j++) {
-                        const float x = s[n][2 * r + j];
-                        const float p = x == -CUDART_INF_F ? 0.f : expf(x - mnew);
-                        s[n][2 * r + j] = p;
-                        sum += p;
-                    }
-                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-                l[r] = l[r] * corr[r] + sum;
-                m[r] = mnew;
-            }
-            /* O is rescaled only when some row's maximum moved (x 1 changes no bit): most chunks */
-            if (__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) {
-#pragma unroll
-                for (int d = 0; d < DT; d++) {
-                    o[d][0] *= corr[0];
-                    o[d][1] *= corr[0];
-                    o[d][2] *= corr[1];
-                    o[d][3] *= corr[1];
-                }
-            }
+            fa_softmax<NT>(s, vis, scale, softcap, q, corr);
+            fa_rescale<DT>(o, corr);
 #pragma unroll
             for (int ks = 0; ks < KC / 16; ks++) {
-                const unsigned a[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
-                                       pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+                unsigned a[4];
+                fa_p_frag<T>(s, ks, a);
 #pragma unroll
                 for (int dp = 0; dp < DT / 2; dp++) {
                     unsigned b[4];
@@ -490,14 +420,7 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
         __syncthreads(); /* the next iteration's copy overwrites this stage */
     }
     cp_wait<0>();
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        if (!qok[r]) continue;
-        const float inv = 1.f / l[r];
-        T *orow = out + (size_t)qi[r] * nh * HD + (size_t)h * HD + 2 * t4;
-#pragma unroll
-        for (int d = 0; d < DT; d++) *(unsigned *)(orow + 8 * d) = pack2<T>(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
-    }
+    fa_store<T, DT>(o, q, out, nh, h, t4);
 }
 
 /* out[t, i] = round(round(act(g)) * u) with g, u the two halves of the fused gate|up row (glu_f: numerics.cuh). */

@@ -297,7 +297,7 @@ static void ref_greedy(const ko_model *m, const int32_t *ctx, int nc, int32_t *o
 #define NDOC 10
 #define KMAX 4
 typedef struct {
-    int32_t ctx[64];
+    int32_t ctx[192];
     int nc, k;
     int32_t cont[KMAX][8];
     const int32_t *cp[KMAX];
@@ -313,6 +313,7 @@ static void make_docs(const ko_model *m, tdoc *d, int nd) {
         d[i].nc = 1 + (int)(urand() * 40);
         if (i == 0) d[i].nc = 1;
         if (i == 1) d[i].nc = 47;
+        if (i == nd - 1) d[i].nc = 190; /* the last one long: several 64-key chunks per tile (drawn last, so the others stay as they were) */
         for (int j = 0; j < d[i].nc; j++) d[i].ctx[j] = (int32_t)(urand() * m->cfg.vocab_size);
         /* documents 3.. start like document 1 or 2 for a while (the engine shares such prefixes); the
          * lengths are fixed, not drawn, so the random streams of the models and documents stay as they were */
@@ -372,10 +373,16 @@ int main(void) {
         build(&m, (arch)a);
         tdoc d[NDOC];
         make_docs(&m, d, NDOC);
-        for (int v = 0; v < 5; v++) {
+        for (int vv = 0; vv < 8; vv++) {
             /* v: 0 fp32 auto batch, 1 fp32 tiny batches + forced LM-head tiles, 2 bf16, 3 bf16 tiny
-             * batches, 4 fp16 (qwen2 only: fp16 overflows Gemma activations, as in HF) */
-            if (v == 4 && a != A_QWEN2) continue;
+             * batches, 4 fp16 (qwen2 only: fp16 overflows Gemma activations, as in HF); vv 5-7: v 2-4
+             * again through the Hopper attention (KOEVAL_CUDA_ATTN=wg; it takes head_dim 64, 128, 256,
+             * and these short documents would otherwise go to attn_fa_k; on other cards the same path) */
+            const int v = vv < 5 ? vv : vv - 3, hd = m.cfg.head_dim;
+            const bool wgp = vv >= 5;
+            if ((v == 4 && a != A_QWEN2) || (wgp && hd != 64 && hd != 128 && hd != 256)) continue;
+            if (wgp) setenv("KOEVAL_CUDA_ATTN", "wg", 1);
+            else unsetenv("KOEVAL_CUDA_ATTN");
             const char *dt = dtypes[v < 2 ? 0 : v < 4 ? 1 : 2];
             int bt = (v == 1 || v == 3) ? 48 : 0;
             if (v == 1) setenv("KOEVAL_CUDA_LMHEAD", "5,7000", 1);
@@ -454,8 +461,8 @@ int main(void) {
                     CHECK(diff == 0, "%s %s: %d results differ with KOEVAL_CUDA_HGEMM=%s", arch_name[a], dt, diff, hg[k]);
                 }
             }
-            printf("# %-6s %-8s batch=%-4d max|dLL| %.2e mean %.2e over %d choices; greedy checked %d\n", arch_name[a], dt, bt, worst,
-                   sum / cnt, cnt, gcheck);
+            printf("# %-6s %-8s batch=%-4d%s max|dLL| %.2e mean %.2e over %d choices; greedy checked %d\n", arch_name[a], dt, bt,
+                   wgp ? " attn_wg" : "", worst, sum / cnt, cnt, gcheck);
         }
         /* choice 0 is the reference's greedy continuation: is_greedy must have been true there */
         int g0 = 0;
