@@ -101,6 +101,7 @@ __global__ void __launch_bounds__(128 * GW, 1) attn_wg_k(const T *qkv, T *out, c
         wg_commit();
         if (ci > 0) {
             const unsigned char *Vp = Vs + ((ci - 1) % 3) * MAT;
+            wg_fence(); /* (ptxas would insert it: the A fragments are registers) */
 #pragma unroll
             for (int ks = 0; ks < KC / 16; ks++) wgmma_rs<T, HD>(&o[0][0], a[ks], sdesc_mn(Vp + ks * 2048, BLK)); /* 16 keys: 2 row groups */
             wg_commit();
