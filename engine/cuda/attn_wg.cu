@@ -3,9 +3,10 @@
  * Block = one group of up to four consecutive tiles of one document x gw query heads of one GQA group:
  * warp group wg takes head wg, its warp w tile w of the group, so a warp group holds 64 query rows and
  * computes S = Q K^T (wgmma m64n64k16, Q and K from shared memory) and O += P V (wgmma m64n{head_dim}k16,
- * P from the S registers, V from shared memory read N-major) per chunk of 64 keys. K/V chunks are
- * loaded once for the block (cp.async, double-buffered) in the 128-byte swizzled blocks wgmma reads
- * (async.cuh), up to the group's last tile's keys; each warp masks its own tile's rows (attn.cuh), so
+ * P from the S registers, V from shared memory read N-major) per chunk of 64 keys; the P V of a chunk
+ * runs while the next chunk's softmax does. K/V chunks are loaded once for the block (cp.async, one
+ * chunk ahead; K in 2 stages, V in 3) in the 128-byte swizzled blocks wgmma reads (async.cuh), up to
+ * the group's last tile's keys; each warp masks its own tile's rows (attn.cuh), so
  * what a row sums is what it would sum alone: grouping changes no bit, and chunks start at the same
  * tile keys whatever the packing (prefix sharing changes no bit either). Against attn_fa_k (mma.sync,
  * 32-key chunks) the sums run in another order: the results agree to rounding, not bit for bit. */

@@ -80,11 +80,11 @@ struct cuda_state {
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
     bool profile;
     bool no_prune; /* KOEVAL_CUDA_PRUNE=0: the last layer's feed-forward over every row (comparisons) */
-    /* the attention kernel chosen by set_smem_limit: on sm_90a attn_wg (attn_wg.cuh: fa_gw heads x
-     * fa_qg tiles per block, wgmma), else attn_fa_k<T, head_dim> with fa_gw query heads x fa_qg tiles
-     * per block and fa_bytes of shared memory, or neither (fa == NULL) for attn_k. attn_wg takes the runs
-     * whose documents average KO_WG_MIN_TOKENS or more. KOEVAL_CUDA_ATTN=simple: attn_k; =fa: attn_fa_k
-     * on Hopper too; =wg: attn_wg whatever the lengths (comparisons, tests). */
+    /* the attention kernels: attn_fa_k<T, head_dim> (set up by set_smem_limit) with fa_gw query heads x
+     * fa_qg tiles per block and fa_bytes of shared memory, or attn_k when fa == NULL; on sm_90a also
+     * attn_wg (attn_wg.cuh, groups of wg_qg tiles), which cuda_score picks (wg_on) for runs whose
+     * documents average KO_WG_MIN_TOKENS or more. KOEVAL_CUDA_ATTN=simple: attn_k; =fa: attn_fa_k on
+     * Hopper too; =wg: attn_wg whatever the lengths (comparisons, tests). */
     bool wg, wg_force, wg_on; /* attn_wg here; KOEVAL_CUDA_ATTN=wg: for every run; in this run */
     int wg_qg;
     void *fa;
