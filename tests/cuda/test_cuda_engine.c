@@ -376,11 +376,11 @@ int main(void) {
         for (int vv = 0; vv < 8; vv++) {
             /* v: 0 fp32 auto batch, 1 fp32 tiny batches + forced LM-head tiles, 2 bf16, 3 bf16 tiny
              * batches, 4 fp16 (qwen2 only: fp16 overflows Gemma activations, as in HF); vv 5-7: v 2-4
-             * again through the Hopper attention (KOEVAL_CUDA_ATTN=wg; it takes head_dim 64, 128, 256,
+             * again through the Hopper attention (KOEVAL_CUDA_ATTN=wg; it takes head_dim 64 and 256,
              * and these short documents would otherwise go to attn_fa_k; on other cards the same path) */
             const int v = vv < 5 ? vv : vv - 3, hd = m.cfg.head_dim;
             const bool wgp = vv >= 5;
-            if ((v == 4 && a != A_QWEN2) || (wgp && hd != 64 && hd != 128 && hd != 256)) continue;
+            if ((v == 4 && a != A_QWEN2) || (wgp && hd != 64 && hd != 256)) continue;
             if (wgp) setenv("KOEVAL_CUDA_ATTN", "wg", 1);
             else unsetenv("KOEVAL_CUDA_ATTN");
             const char *dt = dtypes[v < 2 ? 0 : v < 4 ? 1 : 2];
