@@ -72,7 +72,8 @@ __device__ __forceinline__ unsigned fa_vis(const fa_rows &q, const ko_tile &tl, 
 }
 /* One chunk's online softmax: s (the scores Q K^T) becomes P, unscaled by the new maximum; m and l
  * move on; corr: what O is to be multiplied by (1 where a row's maximum did not move). Base 2: the
- * scaled score times log2(e), so that each probability is one FFMA and one EX2; m is in those units. */
+ * score times scale * log2(e) (one multiply), so each probability is a subtraction and an EX2, masked
+ * ones exp2(-inf) = 0 without a test; m is in those units. */
 template <int NT>
 __device__ __forceinline__ void fa_softmax(float (*s)[4], unsigned vis, float scale, float softcap, fa_rows &q, float corr[2]) {
     constexpr float LOG2E = 1.4426950408889634f;
