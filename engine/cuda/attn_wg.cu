@@ -166,15 +166,13 @@ int run_t(cudaStream_t st, int hd, const void *qkv, void *out, const ko_tile *ti
 
 } // namespace
 
-/* head_dim 128 compiles and takes the same code, but has not run on a card yet (no test model has it):
- * those models keep attn_fa_k until it has. */
-bool ko_attn_wg_fits(int hd) { return hd == 64 || hd == 256; }
+bool ko_attn_wg_fits(int hd) { return hd == 64 || hd == 128 || hd == 256; }
 
 int ko_attn_wg_heads(int nh, int nkv) { return (nh / nkv) % 2 == 0 ? 2 : 1; }
 
 int ko_attn_wg_run(cudaStream_t st, int dt16, int hd, const void *qkv, void *out, const ko_tile *tiles, const int *gst, int ng,
                    const int *pos, const int *br, int nh, int nkv, int stride, float scale, float softcap, int window, ko_err *e) {
-    if (!ko_attn_wg_fits(hd)) return ko_fail(e, "cuda: Hopper attention takes head_dim 64 or 256, not %d", hd);
+    if (!ko_attn_wg_fits(hd)) return ko_fail(e, "cuda: Hopper attention takes head_dim 64, 128 or 256, not %d", hd);
     if (ng <= 0) return 0;
     return dt16 ? run_t<__half>(st, hd, qkv, out, tiles, gst, ng, pos, br, nh, nkv, stride, scale, softcap, window, e)
                 : run_t<bf16>(st, hd, qkv, out, tiles, gst, ng, pos, br, nh, nkv, stride, scale, softcap, window, e);

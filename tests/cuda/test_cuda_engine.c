@@ -51,8 +51,8 @@ static void free_allocs(void) {
     nalloc = 0;
 }
 
-typedef enum { A_GEMMA3, A_GEMMA2, A_LLAMA, A_QWEN2 } arch;
-static const char *arch_name[] = {"gemma3", "gemma2", "llama", "qwen2"};
+typedef enum { A_GEMMA3, A_GEMMA2, A_LLAMA, A_QWEN2, A_MISTRAL, A_N } arch;
+static const char *arch_name[] = {"gemma3", "gemma2", "llama", "qwen2", "mistral"};
 
 static void build(ko_model *m, arch a) {
     memset(m, 0, sizeof *m);
@@ -104,6 +104,14 @@ static void build(ko_model *m, arch a) {
         c->act = KO_ACT_SILU;
         c->attn_scale = 0.125;
         break;
+    case A_MISTRAL: /* head_dim 128 (Mistral, Llama 3.1, Qwen2.5, EXAONE), a GQA group of 4 (built last: the others' random streams stay) */
+        snprintf(c->model_type, sizeof c->model_type, "mistral");
+        c->n_heads = 8; c->n_kv_heads = 2; c->head_dim = 128; c->intermediate = 128;
+        c->act = KO_ACT_SILU;
+        c->attn_scale = 1.0 / sqrt(128.0);
+        c->rope.theta = 1e6;
+        break;
+    case A_N: break;
     }
     if (a != A_GEMMA3) c->rope_local = c->rope;
     const int64_t H = c->hidden, hd = c->head_dim, qd = c->n_heads * hd, kd = c->n_kv_heads * hd, I = c->intermediate;
@@ -368,7 +376,7 @@ static int run_cuda(const ko_model *m, const char *dtype, int batch_tokens, tdoc
 int main(void) {
     ko_err e = {{0}};
     static const char *dtypes[] = {"float32", "bfloat16", "float16"};
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < A_N; a++) {
         ko_model m;
         build(&m, (arch)a);
         tdoc d[NDOC];
@@ -376,11 +384,11 @@ int main(void) {
         for (int vv = 0; vv < 8; vv++) {
             /* v: 0 fp32 auto batch, 1 fp32 tiny batches + forced LM-head tiles, 2 bf16, 3 bf16 tiny
              * batches, 4 fp16 (qwen2 only: fp16 overflows Gemma activations, as in HF); vv 5-7: v 2-4
-             * again through the Hopper attention (KOEVAL_CUDA_ATTN=wg; it takes head_dim 64 and 256,
+             * again through the Hopper attention (KOEVAL_CUDA_ATTN=wg; it takes head_dim 64, 128 and 256,
              * and these short documents would otherwise go to attn_fa_k; on other cards the same path) */
             const int v = vv < 5 ? vv : vv - 3, hd = m.cfg.head_dim;
             const bool wgp = vv >= 5;
-            if ((v == 4 && a != A_QWEN2) || (wgp && hd != 64 && hd != 256)) continue;
+            if ((v == 4 && a != A_QWEN2) || (wgp && hd != 64 && hd != 128 && hd != 256)) continue;
             if (wgp) setenv("KOEVAL_CUDA_ATTN", "wg", 1);
             else unsetenv("KOEVAL_CUDA_ATTN");
             const char *dt = dtypes[v < 2 ? 0 : v < 4 ? 1 : 2];
