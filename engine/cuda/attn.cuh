@@ -10,6 +10,7 @@
 #pragma once
 #include <math_constants.h>
 
+#include "engine/cuda/async.cuh"
 #include "engine/cuda/numerics.cuh"
 extern "C" {
 #include "engine/cuda/pack.h"
@@ -38,6 +39,21 @@ __device__ __forceinline__ void fa_rows_init(fa_rows &q, const ko_tile &tl, bool
     q.last = max(q.ok[0] ? q.qpos[0] : 0, q.ok[1] ? q.qpos[1] : 0);
 #pragma unroll
     for (int o = 16; o; o >>= 1) q.last = max(q.last, __shfl_xor_sync(0xffffffffu, q.last, o));
+}
+/* The mask's per-key data of a chunk (keys c0 .. c0 + kc - 1 of the tile, nkb of them in all) into
+ * kpos / kbr by cp.async, so the mask reads shared memory after the chunk's barrier; threads 0 .. kc - 1. */
+__device__ __forceinline__ void fa_key_meta(int *kpos, int *kbr, const ko_tile &tl, int c0, int kc, int nkb, const int *pos, const int *br) {
+    if (threadIdx.x < kc) {
+        const int r = threadIdx.x;
+        const bool in = c0 + r < nkb;
+        const int k = in ? ko_tile_key(&tl, c0 + r) : 0;
+        cp4(kpos + r, pos + k, in);
+        cp4(kbr + r, br + k, in);
+    }
+}
+template <int DT> __device__ __forceinline__ void fa_zero(float (*o)[4]) {
+#pragma unroll
+    for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
 }
 /* The lane's visible S elements of the chunk of NT x 8 keys from tile key c0 (bit 4n + 2r + j):
  * key k <= the query, on its path (ko_br_meet), inside the window by position; kpos / kbr: the

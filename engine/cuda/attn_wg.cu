@@ -63,21 +63,14 @@ __global__ void __launch_bounds__(128 * GW, 1) attn_wg_k(const T *qkv, T *out, c
             cp16(kd + off, src + koff, in);
             cp16(vd + off, src + voff, in);
         }
-        if (threadIdx.x < KC) {
-            const int r = threadIdx.x;
-            const bool in = c0 + r < nkb;
-            const int k = in ? ko_tile_key(&tl, c0 + r) : 0;
-            cp4(Kpos + stage * KC + r, pos + k, in);
-            cp4(Kbr + stage * KC + r, br + k, in);
-        }
+        fa_key_meta(Kpos + stage * KC, Kbr + stage * KC, tl, c0, KC, nkb, pos, br);
     };
     load_kv(0);
     cp_commit();
     fa_rows q;
     fa_rows_init(q, tl, active, g8, pos, br);
     float o[DT][4];
-#pragma unroll
-    for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
+    fa_zero<DT>(o);
     const int nchunk = (nkb + KC - 1) / KC;
     /* Chunk ci: wait for its keys (every warp is past chunk ci - 1 then, so chunk ci + 1 may overwrite
      * the K stage of ci - 1 and the V stage of ci - 2), start loading ci + 1, S = Q K^T, then P V of

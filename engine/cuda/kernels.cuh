@@ -361,21 +361,14 @@ __global__ void __launch_bounds__(256) attn_fa_k(const T *qkv, T *out, const ko_
             cp16(Ks + (stage * KC + r) * LD + c, src + koff, in);
             cp16(Vs + (stage * KC + r) * LD + c, src + voff, in);
         }
-        if (threadIdx.x < KC) { /* the mask's per-key data, so it reads shared memory after the barrier */
-            const int r = threadIdx.x;
-            const bool in = c0 + r < nkb;
-            const int k = in ? ko_tile_key(&tl, c0 + r) : 0;
-            cp4(Kpos + stage * KC + r, pos + k, in);
-            cp4(Kbr + stage * KC + r, br + k, in);
-        }
+        fa_key_meta(Kpos + stage * KC, Kbr + stage * KC, tl, c0, KC, nkb, pos, br);
     };
     load_kv(0, 0);
     cp_commit();
     fa_rows q;
     fa_rows_init(q, tl, active, g8, pos, br);
     float o[DT][4];
-#pragma unroll
-    for (int d = 0; d < DT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
+    fa_zero<DT>(o);
     const int nchunk = (nkb + KC - 1) / KC;
     for (int ci = 0; ci < nchunk; ci++) {
         const int c0 = ci * KC, stage = ci & 1;
