@@ -31,11 +31,8 @@ VARIANTS=${VARIANTS:-opt,lmeval}
 SIZES=${*:-1b}
 mkdir -p "$WORK"
 if [ -z "${BIN:-}" ]; then
-    make -s build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/libkoeval.a || exit 1
-    cc -O2 -std=c11 -D_GNU_SOURCE -I. -pthread -DKO_HAVE_CUDA -o build/bench_engine tests/cuda/bench_engine.c \
-        build/libkoeval.a -lcjson -lz -lm -L/usr/local/cuda/lib64 -lcudart_static -lcublasLt -ldl -lrt -lstdc++ \
-        -Wl,-rpath,/usr/local/cuda/lib64 || exit 1
-    mkdir -p build/gpu && cp build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/bench_engine build/gpu/
+    make -s build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/tests/cuda/bench_engine || exit 1
+    mkdir -p build/gpu && cp build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/tests/cuda/bench_engine build/gpu/
     BIN=build/gpu
 fi
 status=0

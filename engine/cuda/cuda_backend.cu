@@ -465,10 +465,10 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
     const char *hge = getenv("KOEVAL_CUDA_HGEMM");
     const bool hopper = ko_hgemm_usable(dev); /* the sm_90a code runs here (hgemm, attn_wg) */
     s->hg = s->dt != KO_F32 && (2 * c.intermediate) % 16 == 0 && c.hidden % 8 == 0 && !(hge && !strcmp(hge, "0")) && hopper;
-    /* head_dim 128 only when forced: it has not run on a card yet (tests/cuda/test_cuda_engine's mistral
-     * flavour runs it under KOEVAL_CUDA_ATTN=wg; NOTES.md) */
+    /* head_dim 256 (Gemma) by default: at 128 attn_fa_k was faster (an 8b shape at 5-shot on an H200:
+     * 1.91 s of attention against attn_wg's 2.55, NOTES.md); 64 and 128 under KOEVAL_CUDA_ATTN=wg */
     s->wg = s->dt != KO_F32 && hopper && !s->attn_simple && !s->attn_fa && ko_attn_wg_fits(c.head_dim) &&
-            (c.head_dim != 128 || s->wg_force);
+            (c.head_dim == 256 || s->wg_force);
     const ko_hgemm_rope shape = {NULL, NULL, NULL, 0.f, 0, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.head_dim};
     s->hg_qkv = s->hg && !(hge && !strcmp(hge, "glu")) && ko_hgemm_rope_fits(qkv_width(c), c.hidden, &shape);
     if (getenv("KOEVAL_CUDA_HGEMM_CLUSTER")) ko_hgemm_set_cluster(atoi(getenv("KOEVAL_CUDA_HGEMM_CLUSTER")));

@@ -2,7 +2,7 @@
  * parity and speed runs (scripts/gpu_parity.sh, scripts/bench_cuda.sh). Not a test: make test does
  * not build it; the scripts build it against build/libkoeval.a.
  *
- *   bench_engine --docs FILE (--model DIR | --shape 1b|4b|12b) [--device cuda] [--dtype bfloat16]
+ *   bench_engine --docs FILE (--model DIR | --shape 1b|4b|12b|8b) [--device cuda] [--dtype bfloat16] [--softmax-dtype float32]
  *                [--batch-tokens N] [--ll-out FILE] [--repeat N]
  *
  * FILE: one document per line, integers: task doc c0 n_ctx k n_cont[0..k) ctx[..] cont_0[..] ... (see
@@ -79,9 +79,16 @@ static void synth(ko_model *m, const char *shape) {
         {"1b", 1152, 6912, 26, 4, 1, 256, 512, 262144},
         {"4b", 2560, 10240, 34, 8, 4, 256, 1024, 262208},
         {"12b", 3840, 15360, 48, 16, 8, 256, 1024, 262208},
+        /* Llama-3.1-8B's sizes (head_dim 128, GQA 4) in the gemma-3 layout: attention at head_dim 128 */
+        {"8b", 4096, 14336, 32, 32, 8, 128, 4096, 128256},
     };
+    const int ns = (int)(sizeof S / sizeof S[0]);
     int k = 0;
-    while (k < 2 && strcmp(S[k].name, shape)) k++;
+    while (k < ns && strcmp(S[k].name, shape)) k++;
+    if (k == ns) {
+        fprintf(stderr, "bench_engine: unknown shape %s (1b, 4b, 12b, 8b)\n", shape);
+        exit(2);
+    }
     memset(m, 0, sizeof *m);
     ko_config *c = &m->cfg;
     snprintf(c->model_type, sizeof c->model_type, "gemma3_text");
@@ -120,7 +127,7 @@ static void synth(ko_model *m, const char *shape) {
 }
 
 int main(int argc, char **argv) {
-    const char *docs_path = NULL, *model = NULL, *shape = NULL, *dev = "cuda", *dtype = NULL, *ll_out = NULL;
+    const char *docs_path = NULL, *model = NULL, *shape = NULL, *dev = "cuda", *dtype = NULL, *sdtype = NULL, *ll_out = NULL;
     int bt = 0, repeat = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--docs")) docs_path = argv[i + 1];
@@ -128,6 +135,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--shape")) shape = argv[i + 1];
         else if (!strcmp(argv[i], "--device")) dev = argv[i + 1];
         else if (!strcmp(argv[i], "--dtype")) dtype = argv[i + 1];
+        else if (!strcmp(argv[i], "--softmax-dtype")) sdtype = argv[i + 1];
         else if (!strcmp(argv[i], "--ll-out")) ll_out = argv[i + 1];
         else if (!strcmp(argv[i], "--batch-tokens")) bt = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
@@ -146,7 +154,7 @@ int main(int argc, char **argv) {
         m = &sm;
     }
     double t_model = ko_now() - t0;
-    ko_engine_opts o = {.device = dev, .dtype = dtype, .batch_tokens = bt, .verbose = true};
+    ko_engine_opts o = {.device = dev, .dtype = dtype, .softmax_dtype = sdtype, .batch_tokens = bt, .verbose = true};
     /* The backend directly (not ko_engine_open): this tool measures the CUDA engine alone. */
     const ko_backend *be = &ko_backend_cuda;
     void *en;

@@ -331,8 +331,10 @@ static void make_docs(const ko_model *m, tdoc *d, int nd) {
             for (int j = 0; j < l && j < d[i].nc - 1; j++) d[i].ctx[j] = src->ctx[j];
         }
         d[i].k = 1 + (int)(urand() * KMAX);
+        if (i % 3 == 2 && d[i].k < 2) d[i].k = 2; /* these share their choices' first tokens, whatever the draws */
         for (int c = 0; c < d[i].k; c++) {
             d[i].nn[c] = 1 + (int)(urand() * 6);
+            if (i % 3 == 2 && c < 2 && d[i].nn[c] < 2) d[i].nn[c] = 2;
             if (c == 0) ref_greedy(m, d[i].ctx, d[i].nc, d[i].cont[0], d[i].nn[0]);
             else for (int j = 0; j < d[i].nn[c]; j++) d[i].cont[c][j] = (int32_t)(urand() * m->cfg.vocab_size);
             /* in every third document the choices' inputs start like choice 0 (the engine packs such a prefix once) */
