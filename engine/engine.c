@@ -66,6 +66,20 @@ int ko_engine_open(const ko_model *m, const ko_engine_opts *o, ko_engine **out, 
 #endif
 }
 
+int ko_engine_softmax_dtype(const ko_engine_opts *o, ko_dtype compute, ko_dtype *out, ko_err *e) {
+    *out = compute;
+    if (o && o->softmax_dtype && strcmp(o->softmax_dtype, "auto") != 0 && ko_dtype_parse(o->softmax_dtype, out) != 0)
+        return ko_fail(e, "softmax dtype %s: unknown (bfloat16, float16, float32)", o->softmax_dtype);
+    return 0;
+}
+
+void ko_engine_round_sums(ko_doc *docs, int n, ko_dtype t) {
+    if (t == KO_F32) return;
+    for (int d = 0; d < n; d++)
+        for (int i = 0; i < docs[d].n_choices; i++)
+            docs[d].logprob[i] = ko_dtype_round(t, (float)docs[d].logprob[i]);
+}
+
 int ko_engine_score(ko_engine *en, ko_doc *docs, int n, ko_err *e) {
     for (int d = 0; d < n; d++)
         for (int i = 0; i < docs[d].n_choices; i++)

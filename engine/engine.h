@@ -8,7 +8,11 @@
  *
  * Semantics are lm-eval's HF `_loglikelihood_tokens`: the model input for choice i is
  * (ctx + cont_i)[:-1]; logprob_i = sum_j log softmax(logits at the position before cont_i[j])[cont_i[j]];
- * is_greedy_i = every cont_i[j] is the argmax there. Callers guarantee n_ctx >= 1, n_cont[i] >= 1 and
+ * is_greedy_i = every cont_i[j] is the argmax there. lm-eval's log_softmax runs in its softmax_dtype (by
+ * default the model's dtype): in bfloat16 / float16 every log-prob is rounded to it, their sum is
+ * accumulated in float32 and rounded to it too (torch's sum of a 16-bit tensor), and so are these
+ * results; the argmax is the first index of the rounded maximum (the CUDA backend: of the maximal
+ * logit, so it can differ where distinct logits round to the same log-prob). Callers guarantee n_ctx >= 1, n_cont[i] >= 1 and
  * n_ctx + n_cont[i] - 1 <= max_len (the evaluator applies lm-eval's left truncation first).
  */
 #ifndef KO_ENGINE_H
@@ -30,6 +34,7 @@ typedef struct ko_doc {
 typedef struct ko_engine_opts {
     const char *device;          /* "cpu", "cuda", "cuda:K"; NULL = cuda when available, else cpu */
     const char *dtype;           /* "bfloat16" | "float16" | "float32"; NULL = backend default */
+    const char *softmax_dtype;   /* lm-eval's softmax_dtype (the same names); NULL = the compute dtype */
     int max_len;                 /* 0 = from the model */
     double gpu_memory_utilization; /* 0 = 0.9 */
     int batch_tokens;            /* 0 = auto (token budget of one packed batch) */
@@ -65,6 +70,11 @@ extern const ko_backend ko_backend_cpu;
 #ifdef KO_HAVE_CUDA
 extern const ko_backend ko_backend_cuda;
 #endif
+
+/* The dtype of the log-softmax for an engine computing in `compute` (o->softmax_dtype, or compute). */
+int ko_engine_softmax_dtype(const ko_engine_opts *o, ko_dtype compute, ko_dtype *out, ko_err *e);
+/* Backends: each request's sum (float32, in docs' logprob) rounded to the softmax dtype t. */
+void ko_engine_round_sums(ko_doc *docs, int n, ko_dtype t);
 
 int ko_engine_open(const ko_model *m, const ko_engine_opts *o, ko_engine **out, ko_err *e);
 int ko_engine_score(ko_engine *en, ko_doc *docs, int n, ko_err *e);

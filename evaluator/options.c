@@ -1,5 +1,7 @@
 #include "evaluator/options.h"
 
+#include "engine/model/model.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ static const flag FLAGS[] = {
     {"batch_size", ARG_BATCH, OFF(batch_size), "auto|N", "tokens per packed batch (auto: from free memory)"},
     {"device", ARG_STR, OFF(device), "D", "cuda, cuda:K or cpu (default: cuda when available)"},
     {"dtype", ARG_STR, OFF(dtype), "T", "auto, bfloat16, float16 or float32 (default auto, as lm-eval's dtype=auto: the checkpoint's torch_dtype; a GGUF is float32; the cpu backend computes float32 only)"},
+    {"softmax_dtype", ARG_STR, OFF(softmax_dtype), "T", "lm-eval's softmax_dtype: the dtype of the log-softmax and of each request's sum (default auto: the compute dtype, as lm-eval; float32 for lm-eval's softmax_dtype=float32)"},
     {"max_model_len", ARG_INT, OFF(max_model_len), "N", "context length; longer requests are left-truncated like lm-eval"},
     {"gpu_memory_utilization", ARG_DOUBLE, OFF(gpu_memory_utilization), "F", "fraction of GPU memory to use (default 0.9)"},
     {"output_path", ARG_STR, OFF(output_path), "DIR", "write results JSON and Markdown (and samples) here"},
@@ -145,6 +148,10 @@ int ko_options_parse(int argc, char **argv, ko_options *o, bool *help, ko_err *e
         strcmp(o->dtype, "auto"))
         return ko_fail(e, "--dtype: unknown dtype '%s' (bfloat16, float16, float32)", o->dtype);
     if (o->dtype && strcmp(o->dtype, "auto") == 0) o->dtype = NULL;
+    ko_dtype sd;
+    if (o->softmax_dtype && strcmp(o->softmax_dtype, "auto") && ko_dtype_parse(o->softmax_dtype, &sd))
+        return ko_fail(e, "--softmax_dtype: unknown dtype '%s' (auto, bfloat16, float16, float32)", o->softmax_dtype);
+    if (o->softmax_dtype && strcmp(o->softmax_dtype, "auto") == 0) o->softmax_dtype = NULL;
     if (o->device && strcmp(o->device, "cpu") && strcmp(o->device, "cuda") && strncmp(o->device, "cuda:", 5))
         return ko_fail(e, "--device: unknown device '%s' (cpu, cuda, cuda:K)", o->device);
     if (o->device && strncmp(o->device, "cuda:", 5) == 0) {

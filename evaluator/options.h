@@ -16,6 +16,7 @@ typedef struct ko_options {
     int batch_size;              /* 0 = auto */
     const char *device;          /* NULL = auto */
     const char *dtype;           /* NULL = auto */
+    const char *softmax_dtype;   /* NULL = auto (the compute dtype) */
     int max_model_len;           /* 0 = model's */
     double gpu_memory_utilization; /* 0.9 */
     const char *output_path;

@@ -160,6 +160,7 @@ static ko_engine_opts engine_opts(run *r) {
     return (ko_engine_opts){
         .device = o->device,
         .dtype = o->dtype,
+        .softmax_dtype = o->softmax_dtype,
         .max_len = o->max_model_len,
         .gpu_memory_utilization = o->gpu_memory_utilization,
         .batch_tokens = o->batch_size,
@@ -243,6 +244,7 @@ static int report(run *r, ko_err *e) {
         .model_source = "koeval",
         .device = o->device ? o->device : ko_engine_backend(r->engine),
         .dtype = o->dtype ? o->dtype : (cuda ? ko_dtype_hf_name(r->model->auto_dtype) : "float32"),
+        .softmax_dtype = o->softmax_dtype,
         .batch_size = batch,
         .limit = o->limit,
         .num_fewshot = o->num_fewshot,

@@ -31,6 +31,7 @@ typedef struct ko_run_facts {
     const char *model_source;    /* "koeval" (lm-eval: "hf", "vllm", ...) */
     const char *device;          /* "cuda:0", "cpu" */
     const char *dtype;           /* "bfloat16" */
+    const char *softmax_dtype;   /* --softmax_dtype as given; NULL = auto (left out) */
     const char *batch_size;      /* as given: "auto" or "64" */
     double limit;                /* --limit as given; 0 = none (null) */
     int num_fewshot;             /* -1 = task default */

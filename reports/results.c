@@ -201,6 +201,7 @@ static cJSON *koeval_section(const ko_report *r, const double *boot) {
     add_str_or_null(o, "device", f->device);
     add_str_or_null(o, "gpu_name", f->gpu_name);
     add_str_or_null(o, "dtype", f->dtype);
+    if (f->softmax_dtype) cJSON_AddStringToObject(o, "softmax_dtype", f->softmax_dtype);
     add_str_or_null(o, "batch_size", f->batch_size);
     if (f->max_model_len > 0) cJSON_AddNumberToObject(o, "max_model_len", f->max_model_len);
     if (f->gpu_memory_utilization > 0) cJSON_AddItemToObject(o, "gpu_memory_utilization", ko_json_float(f->gpu_memory_utilization));
@@ -291,8 +292,9 @@ cJSON *ko_report_results_tree(const ko_report *r, const char *const *task_hashes
     /* simple_evaluate's "config"; koeval has no Python seeds, lm-eval's defaults are reported. */
     cJSON *cfg = cJSON_AddObjectToObject(root, "config");
     add_str_or_null(cfg, "model", f->model_source);
-    char *model_args = ko_xasprintf("pretrained=%s%s%s", f->model ? f->model : "", f->dtype ? ",dtype=" : "",
-                                    f->dtype ? f->dtype : "");
+    char *model_args = ko_xasprintf("pretrained=%s%s%s%s%s", f->model ? f->model : "", f->dtype ? ",dtype=" : "",
+                                    f->dtype ? f->dtype : "", f->softmax_dtype ? ",softmax_dtype=" : "",
+                                    f->softmax_dtype ? f->softmax_dtype : "");
     cJSON_AddStringToObject(cfg, "model_args", model_args);
     free(model_args);
     add_str_or_null(cfg, "batch_size", f->batch_size);

@@ -3,6 +3,7 @@
 
   python scripts/make_engine_goldens.py [--tiny tests/engine/tiny] [--out tests/engine/goldens]
   python scripts/make_engine_goldens.py --real models/gemma-3-270m-q4_k_m.gguf
+  python scripts/make_engine_goldens.py --softmax_dtype bfloat16
 
 Needs: transformers (>= 5), torch (CPU). Run scripts/make_tiny_models.py first. For every tiny model
 it writes <out>/<name>.jsonl.gz, one JSON line per document:
@@ -17,6 +18,10 @@ torch's argmax of each of those rows equals the token. The model runs in float32
 attention (AutoModelForCausalLM.from_pretrained(dtype=float32, attn_implementation="eager"), the
 class lm-eval would get). "gap" is, per request, the smallest top-1 minus top-2 logit margin over the
 continuation's positions: is_greedy is only a fair comparison where it is not ~0.
+
+--softmax_dtype T is lm-eval's softmax_dtype=T: log_softmax(logits, dim=-1, dtype=T) (the float32
+logits cast to T, the log-probs in T), the gathered log-probs summed as a T tensor (float32 accumulation,
+the sum rounded to T), the argmax taken over the T log-probs; written to <name>.softmax_T.jsonl.gz.
 
 Documents are deterministic (random.Random(seed)): context lengths from 1 to 70 (the sliding
 windows are 16), 1-4 choices of 1-10 tokens, including choices that share a prefix, and in some
@@ -33,25 +38,35 @@ import torch
 CTX_LENS = [1, 1, 2, 3, 5, 8, 13, 15, 16, 17, 20, 24, 31, 33, 40, 47, 52, 60, 64, 70]
 
 
+def log_softmax(logits, dtype):
+    if dtype is None or logits.is_cuda:
+        return torch.log_softmax(logits, dim=-1, dtype=dtype)
+    # torch's CPU kernel takes a faster, approximate exp in 16-bit dtypes; lm-eval runs on a GPU, whose
+    # kernel rounds (x - max) - log(sum exp(x - max)), computed in float32, to dtype: that, exactly here
+    x = logits.to(dtype).double()
+    m = x.max(dim=-1, keepdim=True).values
+    return ((x - m) - torch.log(torch.exp(x - m).sum(dim=-1, keepdim=True))).to(dtype)
+
+
 @torch.no_grad()
-def score(model, ctx, cont):
-    inp = torch.tensor([(ctx + cont)[:-1]])
+def score(model, ctx, cont, softmax_dtype=None):
+    inp = torch.tensor([(ctx + cont)[:-1]], device=model.device)
     logits = model(inp).logits[0].float()
-    logp = torch.log_softmax(logits, dim=-1)[-len(cont):]
-    target = torch.tensor(cont)
+    logp = log_softmax(logits, softmax_dtype)[-len(cont):]
+    target = torch.tensor(cont, device=model.device)
     lp = logp.gather(1, target[:, None]).squeeze(1).sum()
     greedy = bool((logp.argmax(dim=-1) == target).all())
     rows = logits[-len(cont):]
     top2 = rows.topk(2, dim=-1).values
     gap = float((top2[:, 0] - top2[:, 1]).min())
-    return float(lp), greedy, gap
+    return float(lp), bool(greedy), gap
 
 
 @torch.no_grad()
 def greedy_tokens(model, ctx, n):
     seq = list(ctx)
     for _ in range(n):
-        logits = model(torch.tensor([seq])).logits[0, -1]
+        logits = model(torch.tensor([seq], device=model.device)).logits[0, -1]
         seq.append(int(logits.argmax()))
     return seq[len(ctx):]
 
@@ -114,7 +129,12 @@ def main():
     ap.add_argument("--out", default="tests/engine/goldens")
     ap.add_argument("--real", default=None,
                     help="a real model (folder or .gguf): writes <out>/real_<name>.jsonl.gz instead")
+    ap.add_argument("--device", default="cpu", help="cuda: the models and torch's own CUDA log_softmax "
+                    "(a check of the float64 formula the CPU uses for --softmax_dtype)")
+    ap.add_argument("--softmax_dtype", default=None, choices=["bfloat16", "float16"],
+                    help="lm-eval's softmax_dtype: writes <out>/<name>.softmax_<T>.jsonl.gz")
     args = ap.parse_args()
+    sd = getattr(torch, args.softmax_dtype) if args.softmax_dtype else None
     os.makedirs(args.out, exist_ok=True)
     if args.real:
         stem = os.path.basename(args.real.rstrip("/")).removesuffix(".gguf")
@@ -123,14 +143,18 @@ def main():
         todo = [(name, os.path.join(args.tiny, name), documents)  # *_gptq: make_gptq_models.py
                 for name in sorted(os.listdir(args.tiny)) if not name.endswith("_gptq")]
     for seed, (name, folder, make_docs) in enumerate(todo):
-        model = load(folder)
+        try:
+            model = load(folder).to(args.device)
+        except ValueError as e:  # e.g. model_type exaone, which transformers 5.17 no longer knows
+            print(f"{name}: skipped, transformers cannot load it: {str(e).splitlines()[0]}")
+            continue
         model.eval()
         vocab = model.config.get_text_config().vocab_size
         lines = []
         n_req = n_greedy = 0
         min_gap = float("inf")
         for ctx, conts in make_docs(model, vocab, 1000 + seed):
-            res = [score(model, ctx, c) for c in conts]
+            res = [score(model, ctx, c, sd) for c in conts]
             lines.append(json.dumps({"ctx": ctx, "conts": conts,
                                      "logprob": [r[0] for r in res],
                                      "is_greedy": [r[1] for r in res],
@@ -138,7 +162,8 @@ def main():
             n_req += len(res)
             n_greedy += sum(r[1] for r in res)
             min_gap = min(min_gap, min(r[2] for r in res))
-        path = os.path.join(args.out, name + ".jsonl.gz")
+        suffix = f".softmax_{args.softmax_dtype}" if sd else ""
+        path = os.path.join(args.out, name + suffix + ".jsonl.gz")
         with gzip.GzipFile(path, "wb", mtime=0) as f:
             f.write(("\n".join(lines) + "\n").encode())
         print(f"{name}: {len(lines)} docs, {n_req} requests, {n_greedy} greedy, "

@@ -71,6 +71,7 @@ typedef struct cpu_state {
     const ko_model *m;
     ko_config c;
     int n_threads, batch_tokens;
+    ko_dtype sd;                 /* lm-eval's softmax_dtype (engine.h): what log-probs and sums are rounded to */
     void (*progress)(void *ctx, int done, int total);
     void *progress_ctx;
     float *embed, *lm_head, *final_norm;
@@ -350,6 +351,9 @@ static void head_range(void *vctx, int lo, int hi, int thread) {
         if (cap > 0)
             for (int i = 0; i < V; i++)
                 l[i] = tanhf(l[i] / cap) * cap;
+        if (S->sd != KO_F32) /* log_softmax(logits, dtype=sd) casts the logits first */
+            for (int i = 0; i < V; i++)
+                l[i] = ko_dtype_round(S->sd, l[i]);
         float mx = l[0];
         for (int i = 1; i < V; i++)
             if (l[i] > mx)
@@ -359,11 +363,11 @@ static void head_range(void *vctx, int lo, int hi, int thread) {
             sum += expf(l[i] - mx);
         float lse = (float)log(sum);
         /* torch: log_softmax = (x - max) - log(sum exp(x - max)); lm-eval takes argmax of that (the
-         * first maximal index). */
+         * first maximal index), in softmax dtype sd. */
         int best = 0;
-        float best_v = (l[0] - mx) - lse;
+        float best_v = ko_dtype_round(S->sd, (l[0] - mx) - lse);
         for (int i = 1; i < V; i++) {
-            float v = (l[i] - mx) - lse;
+            float v = ko_dtype_round(S->sd, (l[i] - mx) - lse);
             if (v > best_v) {
                 best_v = v;
                 best = i;
@@ -371,7 +375,7 @@ static void head_range(void *vctx, int lo, int hi, int thread) {
         }
         int row = H->row0 + r;
         for (int k = b->row_t0[row]; k < b->row_t0[row] + b->row_tn[row]; k++) {
-            b->tgt_lp[k] = (l[b->tgt[k]] - mx) - lse;
+            b->tgt_lp[k] = ko_dtype_round(S->sd, (l[b->tgt[k]] - mx) - lse);
             b->tgt_top[k] = b->tgt[k] == best;
         }
     }
@@ -586,10 +590,12 @@ static void forward_batch(cpu_state *S, ko_doc *docs) {
         head_ctx hc = {S, r0};
         ko_parallel_for(S->n_threads, n, head_range, &hc);
     }
-    /* Sums per choice, in token order (lm-eval sums the gathered log-softmax values). */
+    /* Sums per choice, in token order (lm-eval sums the gathered log-softmax values: float32 sums of a
+     * 16-bit softmax, rounded at the end of score). */
     for (int k = 0; k < b->n_tgt; k++) {
         ko_doc *d = &docs[b->tgt_doc[k]];
-        d->logprob[b->tgt_choice[k]] += b->tgt_lp[k];
+        double *sum = &d->logprob[b->tgt_choice[k]];
+        *sum = S->sd == KO_F32 ? *sum + b->tgt_lp[k] : (float)(*sum + b->tgt_lp[k]);
         if (!b->tgt_top[k])
             d->is_greedy[b->tgt_choice[k]] = false;
     }
@@ -701,7 +707,11 @@ static int cpu_open(const ko_model *m, const ko_engine_opts *o, void **state, ko
         return ko_fail(e, "cpu backend: model %s: its weights as float32 need %.1f GB, only %.1f GB "
                           "of memory is available (the CPU backend is for small models; use "
                           "--device cuda)", m->path ? m->path : "?", need / 1e9, avail / 1e9);
+    ko_dtype sd;
+    if (ko_engine_softmax_dtype(o, KO_F32, &sd, e) != 0)
+        return -1;
     cpu_state *S = ko_xcalloc(1, sizeof *S);
+    S->sd = sd;
     S->m = m;
     S->c = *c;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -802,6 +812,7 @@ static int cpu_score(void *state, ko_doc *docs, int n, ko_err *e) {
             S->progress(S->progress_ctx, hi, n);
         lo = hi;
     }
+    ko_engine_round_sums(docs, n, S->sd);
     S->st.docs += n;
     S->st.score_s += ko_now() - t0;
     return 0;

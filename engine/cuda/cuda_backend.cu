@@ -47,6 +47,7 @@ struct layer_w {
 struct cuda_state {
     ko_config cfg;
     ko_dtype dt;          /* compute dtype */
+    ko_dtype sd;          /* lm-eval's softmax_dtype (engine.h): log-probs and sums rounded to it */
     size_t esz;
     cudaDataType_t cdt;
     int dev;
@@ -452,6 +453,10 @@ int cuda_open(const ko_model *m, const ko_engine_opts *o, void **state, ko_err *
         state_free(s);
         return ko_fail(e, "cuda: unknown dtype '%s' (bfloat16, float16, float32)", dt);
     }
+    if (ko_engine_softmax_dtype(o, s->dt, &s->sd, e) != 0) {
+        state_free(s);
+        return -1;
+    }
     s->cdt = s->dt == KO_BF16 ? CUDA_R_16BF : s->dt == KO_F16 ? CUDA_R_16F : CUDA_R_32F;
     s->esz = s->dt == KO_F32 ? 4 : 2;
     const char *at = getenv("KOEVAL_CUDA_ATTN");
@@ -686,11 +691,11 @@ template <class T> int run_head(cuda_state *s, const dev_meta *dm, const ko_span
             mark(s, P_LMLSE);
             if (gemm(s, W + (size_t)v0 * H, (const T *)s->HN + (size_t)g0 * H, s->LG, rg, nv, H, 0.f, e)) return -1;
             mark(s, P_LMGEMM);
-            lse_chunk_k<T><<<rg, 256, 0, st>>>((const T *)s->LG, nv, v0, (float)c.final_softcap, s->rowst + g0, row_ts + g0,
+            lse_chunk_k<T><<<rg, 256, 0, st>>>((const T *)s->LG, nv, v0, (float)c.final_softcap, (int)s->sd, s->rowst + g0, row_ts + g0,
                                                row_tn + g0, dm->ttok + tg0, s->tlogit);
         }
     }
-    lse_final_k<<<(ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + tg0, dm->ttok + tg0, s->tlogit, dm->lp + tg0,
+    lse_final_k<<<(ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + tg0, dm->ttok + tg0, s->tlogit, (int)s->sd, dm->lp + tg0,
                                                    dm->greedy + tg0, ntg);
     mark(s, P_LMLSE);
     CK(cudaGetLastError());
@@ -922,9 +927,11 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
             ko_fail(e, "cuda: NaN log-likelihood (document %d choice %d)", p.tdoc[t], p.tchoice[t]);
             goto out;
         }
-        d->logprob[p.tchoice[t]] += v;
+        double *sum = &d->logprob[p.tchoice[t]]; /* float32 sums of a 16-bit softmax (engine.h) */
+        *sum = s->sd == KO_F32 ? *sum + v : (float)(*sum + v);
         if (!gr_h[t]) d->is_greedy[p.tchoice[t]] = false;
     }
+    ko_engine_round_sums(docs, n, s->sd);
     s->tokens += p.ntok;
     s->docs += n;
     if (s->profile) {

@@ -22,6 +22,7 @@
 #include "engine/cuda/async.cuh"
 #include "engine/cuda/attn.cuh"
 #include "engine/cuda/numerics.cuh"
+#include "engine/model/model.h"
 
 __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
@@ -452,6 +453,12 @@ template <class T> __device__ __forceinline__ float cap_logit(float x, float cap
     return cap > 0.f ? rnd<T>(rnd<T>(tanhf(rnd<T>(x / cap))) * cap) : x;
 }
 
+/* x in lm-eval's softmax dtype sd (a ko_dtype): log_softmax(logits, dtype=sd) casts its input to sd
+ * and rounds its output to it (engine.h). */
+__device__ __forceinline__ float rnd_sd(float x, int sd) {
+    return sd == KO_BF16 ? rnd<bf16>(x) : sd == KO_F16 ? rnd<__half>(x) : x;
+}
+
 /* Merges (m2, s2, i2) into (m, s, i): log-sum-exp and the first index of the maximum. */
 __device__ __forceinline__ void lse_merge(float &m, float &s, int &i, float m2, float s2, int i2) {
     if (m2 == -CUDART_INF_F) return;
@@ -469,7 +476,7 @@ __device__ __forceinline__ void lse_merge(float &m, float &s, int &i, float m2, 
  * bf16 lm_head returns them). Updates the rows' running state and picks up their targets' logits.
  * Rows' targets: ttok[ts[r] .. ts[r] + tn[r]). One block per row. */
 template <class T>
-__global__ void lse_chunk_k(const T *L, int nv, int v0, float cap, ko_rowst *st, const int *ts, const int *tn,
+__global__ void lse_chunk_k(const T *L, int nv, int v0, float cap, int sd, ko_rowst *st, const int *ts, const int *tn,
                             const int *ttok, float *tlogit) {
     __shared__ float sm[32], ss[32];
     __shared__ int si[32];
@@ -478,7 +485,7 @@ __global__ void lse_chunk_k(const T *L, int nv, int v0, float cap, ko_rowst *st,
     float m = -CUDART_INF_F, s = 0.f;
     int bi = 0x7fffffff;
     for (int i = threadIdx.x; i < nv; i += blockDim.x) {
-        float x = cap_logit<T>(tof(row[i]), cap);
+        float x = rnd_sd(cap_logit<T>(tof(row[i]), cap), sd);
         if (x > m) {
             s = (m == -CUDART_INF_F ? 0.f : s * expf(m - x)) + 1.f;
             m = x;
@@ -503,17 +510,18 @@ __global__ void lse_chunk_k(const T *L, int nv, int v0, float cap, ko_rowst *st,
     }
     for (int j = threadIdx.x; j < tn[r]; j += blockDim.x) {
         int tok = ttok[ts[r] + j];
-        if (tok >= v0 && tok < v0 + nv) tlogit[ts[r] + j] = cap_logit<T>(tof(row[tok - v0]), cap);
+        if (tok >= v0 && tok < v0 + nv) tlogit[ts[r] + j] = rnd_sd(cap_logit<T>(tof(row[tok - v0]), cap), sd);
     }
 }
 
-/* Per target: log p = logit - logsumexp of its row; greedy = its row's argmax is the target. */
-__global__ void lse_final_k(const ko_rowst *st, const int *trow, const int *ttok, const float *tlogit, float *lp,
+/* Per target: log p = (logit - max) - log(sum exp(logit - max)) (torch's order), in the softmax dtype sd;
+ * greedy = its row's argmax is the target. */
+__global__ void lse_final_k(const ko_rowst *st, const int *trow, const int *ttok, const float *tlogit, int sd, float *lp,
                             unsigned char *greedy, int n) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= n) return;
     ko_rowst g = st[trow[t]];
-    lp[t] = tlogit[t] - (g.m + logf(g.s));
+    lp[t] = rnd_sd((tlogit[t] - g.m) - logf(g.s), sd);
     greedy[t] = g.bi == ttok[t];
 }
 

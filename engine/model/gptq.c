@@ -78,32 +78,6 @@ int ko_gptq_params_from(const cJSON *config, ko_gptq_params *p, bool *quantized,
 
 /* ---- dequantisation ---- */
 
-/* float -> IEEE half, rounded to nearest even (torch's conversion), integers only. */
-static uint16_t f32_f16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-    uint32_t a = u & 0x7fffffff;
-    if (a > 0x7f800000) return sign | 0x7e00;               /* NaN */
-    if (a >= 0x477ff000) return sign | 0x7c00;              /* >= 65520 rounds to infinity */
-    if (a >= 0x38800000) {                                  /* a normal half (>= 2^-14) */
-        uint32_t r = a - 0x38000000;                        /* exponent rebiased: (127 - 15) << 23 */
-        return sign | (uint16_t)((r + 0xfff + ((r >> 13) & 1)) >> 13);
-    }
-    int shift = 126 - (int)(a >> 23);                       /* subnormal: units of 2^-24 */
-    if (shift > 24) return sign;
-    uint32_t m = (a & 0x7fffff) | 0x800000, q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-    return sign | (uint16_t)(q + (rem > half || (rem == half && (q & 1))));
-}
-
-/* float -> bfloat16, rounded to nearest even. */
-static uint16_t f32_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40);
-    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
-
 static void fmt2(const ko_st_i32 *t, char *buf, size_t n) {
     if (t->ndim == 1) snprintf(buf, n, "[%lld]", (long long)t->shape[0]);
     else snprintf(buf, n, "[%lld, %lld]", (long long)t->shape[0], (long long)t->shape[1]);
@@ -154,7 +128,7 @@ static void unpack_run(void *ctx, int o0, int o1, int thread) {
                     /* exact for 16-bit scales: the one rounding is to the dtype */
                     float v = scale[gz_at] * (float)((int)(word & maxq) - zero[gz_at]);
                     if (dtype == KO_F32) memcpy(w + 4 * at, &v, 4);
-                    else ((uint16_t *)w)[at] = dtype == KO_F16 ? f32_f16(v) : f32_bf16(v);
+                    else ((uint16_t *)w)[at] = dtype == KO_F16 ? ko_f32_to_f16(v) : ko_f32_to_bf16(v);
                 }
             }
         }

@@ -80,6 +80,37 @@ static inline float f16_f32(uint16_t h) {
     return bits_f32(o | (uint32_t)(h & 0x8000) << 16);
 }
 
+/* float -> IEEE half, rounded to nearest even (torch's conversion), integers only. */
+uint16_t ko_f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffff;
+    if (a > 0x7f800000) return sign | 0x7e00;               /* NaN */
+    if (a >= 0x477ff000) return sign | 0x7c00;              /* >= 65520 rounds to infinity */
+    if (a >= 0x38800000) {                                  /* a normal half (>= 2^-14) */
+        uint32_t r = a - 0x38000000;                        /* exponent rebiased: (127 - 15) << 23 */
+        return sign | (uint16_t)((r + 0xfff + ((r >> 13) & 1)) >> 13);
+    }
+    int shift = 126 - (int)(a >> 23);                       /* subnormal: units of 2^-24 */
+    if (shift > 24) return sign;
+    uint32_t m = (a & 0x7fffff) | 0x800000, q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return sign | (uint16_t)(q + (rem > half || (rem == half && (q & 1))));
+}
+
+/* float -> bfloat16, rounded to nearest even. */
+uint16_t ko_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+float ko_dtype_round(ko_dtype t, float x) {
+    return t == KO_BF16 ? bf16_f32(ko_f32_to_bf16(x)) : t == KO_F16 ? f16_f32(ko_f32_to_f16(x)) : x;
+}
+
+
 float ko_tensor_get(const ko_tensor *t, int64_t i) {
     const uint8_t *p = t->data;
     switch (t->dtype) {

@@ -14,6 +14,11 @@ const char *ko_dtype_name(ko_dtype t);     /* "F32", "F16", "BF16" (safetensors'
 const char *ko_dtype_hf_name(ko_dtype t);  /* "float32", "float16", "bfloat16" (torch's names) */
 /* torch's names and their short forms (bf16, fp16, half, fp32, float) -> *out; -1 if none. */
 int ko_dtype_parse(const char *name, ko_dtype *out);
+/* float -> half / bfloat16 bits, rounded to nearest even (torch's conversions); x rounded to t as a
+ * float (F32: x itself). */
+uint16_t ko_f32_to_f16(float x);
+uint16_t ko_f32_to_bf16(float x);
+float ko_dtype_round(ko_dtype t, float x);
 
 /* A host tensor, row-major. Linear weights keep HF's layout: [out_features, in_features]. */
 typedef struct ko_tensor {

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine/engine.h"
+#include "tests/engine/goldens.h"
 #include "tests/test.h"
 
 /* Scoring the same requests another way (other batches, threads, packing) may only move float
@@ -19,100 +20,8 @@
 static const char *MODELS[] = {"gemma3_text", "gemma3", "gemma2", "llama", "mistral", "qwen2",
                                "exaone", "gemma2_gptq", "llama_gptq"};
 
-typedef struct golden {
-    int n;
-    ko_doc *docs;
-    double *want_lp;   /* flattened over (doc, choice) */
-    bool *want_greedy;
-    double *gap;
-} golden;
-
-static int32_t *ids(const cJSON *a, int *n) {
-    *n = cJSON_GetArraySize(a);
-    int32_t *v = ko_xmalloc((size_t)(*n > 0 ? *n : 1) * sizeof *v);
-    for (int i = 0; i < *n; i++)
-        v[i] = (int32_t)cJSON_GetArrayItem(a, i)->valueint;
-    return v;
-}
-
-static void doc_alloc(ko_doc *d, int k) {
-    d->n_choices = k;
-    d->cont = ko_xcalloc((size_t)k, sizeof *d->cont);
-    d->n_cont = ko_xcalloc((size_t)k, sizeof *d->n_cont);
-    d->logprob = ko_xcalloc((size_t)k, sizeof *d->logprob);
-    d->is_greedy = ko_xcalloc((size_t)k, sizeof *d->is_greedy);
-}
-
-static void doc_free(ko_doc *d, bool own_tokens) {
-    if (own_tokens) {
-        free((void *)d->ctx);
-        for (int i = 0; i < d->n_choices; i++)
-            free((void *)d->cont[i]);
-    }
-    free((void *)d->cont);
-    free((void *)d->n_cont);
-    free(d->logprob);
-    free(d->is_greedy);
-}
-
-static int load_golden(const char *path, golden *g) {
-    ko_buf buf = {0};
-    ko_err e;
-    if (ko_read_file(path, &buf, &e) != 0) {
-        printf("%s\n", e.msg);
-        return -1;
-    }
-    memset(g, 0, sizeof *g);
-    int cap = 0, n_req = 0, cap_req = 0;
-    for (char *line = buf.p; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        cJSON *j = cJSON_Parse(line);
-        if (!j) {
-            printf("%s: bad JSON line\n", path);
-            return -1;
-        }
-        if (g->n == cap) {
-            cap = cap ? 2 * cap : 32;
-            g->docs = ko_xrealloc(g->docs, (size_t)cap * sizeof *g->docs);
-        }
-        ko_doc *d = &g->docs[g->n++];
-        memset(d, 0, sizeof *d);
-        d->ctx = ids(cJSON_GetObjectItem(j, "ctx"), &d->n_ctx);
-        const cJSON *conts = cJSON_GetObjectItem(j, "conts");
-        doc_alloc(d, cJSON_GetArraySize(conts));
-        for (int i = 0; i < d->n_choices; i++) {
-            if (n_req == cap_req) {
-                cap_req = cap_req ? 2 * cap_req : 64;
-                g->want_lp = ko_xrealloc(g->want_lp, (size_t)cap_req * sizeof *g->want_lp);
-                g->want_greedy = ko_xrealloc(g->want_greedy, (size_t)cap_req * sizeof *g->want_greedy);
-                g->gap = ko_xrealloc(g->gap, (size_t)cap_req * sizeof *g->gap);
-            }
-            ((const int32_t **)d->cont)[i] = ids(cJSON_GetArrayItem(conts, i), &((int *)d->n_cont)[i]);
-            g->want_lp[n_req] = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "logprob"), i)->valuedouble;
-            g->want_greedy[n_req] = cJSON_IsTrue(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "is_greedy"), i));
-            g->gap[n_req] = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "gap"), i)->valuedouble;
-            n_req++;
-        }
-        cJSON_Delete(j);
-        line = nl ? nl + 1 : NULL;
-    }
-    ko_buf_free(&buf);
-    return 0;
-}
-
-static void free_golden(golden *g) {
-    for (int i = 0; i < g->n; i++)
-        doc_free(&g->docs[i], true);
-    free(g->docs);
-    free(g->want_lp);
-    free(g->want_greedy);
-    free(g->gap);
-}
-
-static ko_engine *open_cpu(const ko_model *m, int threads, int batch_tokens) {
-    ko_engine_opts o = {.device = "cpu", .n_threads = threads, .batch_tokens = batch_tokens};
+static ko_engine *open_cpu_sd(const ko_model *m, int threads, int batch_tokens, const char *softmax_dtype) {
+    ko_engine_opts o = {.device = "cpu", .n_threads = threads, .batch_tokens = batch_tokens, .softmax_dtype = softmax_dtype};
     ko_engine *en = NULL;
     ko_err e;
     if (ko_engine_open(m, &o, &en, &e) != 0) {
@@ -121,23 +30,7 @@ static ko_engine *open_cpu(const ko_model *m, int threads, int batch_tokens) {
     }
     return en;
 }
-
-/* Flattened results of one scoring run. */
-static void collect(const golden *g, double *lp, bool *greedy) {
-    int r = 0;
-    for (int d = 0; d < g->n; d++)
-        for (int i = 0; i < g->docs[d].n_choices; i++, r++) {
-            lp[r] = g->docs[d].logprob[i];
-            greedy[r] = g->docs[d].is_greedy[i];
-        }
-}
-
-static int n_requests(const golden *g) {
-    int r = 0;
-    for (int d = 0; d < g->n; d++)
-        r += g->docs[d].n_choices;
-    return r;
-}
+static ko_engine *open_cpu(const ko_model *m, int threads, int batch_tokens) { return open_cpu_sd(m, threads, batch_tokens, NULL); }
 
 static double max_diff(const double *a, const double *b, int n) {
     double mx = 0;
@@ -259,6 +152,30 @@ out:
     ko_model_free(m);
 }
 
+/* The CPU backend under lm-eval's softmax_dtype=bfloat16 (goldens.h: softmax_check). */
+static void test_softmax_dtype(const char *name) {
+    char dir[256], path[256];
+    snprintf(dir, sizeof dir, "tests/engine/tiny/%s", name);
+    snprintf(path, sizeof path, "tests/engine/goldens/%s.softmax_bfloat16.jsonl.gz", name);
+    ko_model *m = NULL;
+    ko_err e;
+    golden g = {0};
+    int rc = ko_model_load(dir, &m, &e);
+    CHECK(rc == 0, "%s: %s", name, e.msg);
+    if (rc != 0) return;
+    rc = load_golden(path, &g);
+    CHECK(rc == 0, "%s: goldens %s", name, path);
+    ko_engine *en = rc == 0 ? open_cpu_sd(m, 2, 0, "bfloat16") : NULL;
+    if (en) {
+        rc = ko_engine_score(en, g.docs, g.n, &e);
+        CHECK(rc == 0, "%s: score: %s", name, e.msg);
+        softmax_check(name, &g);
+        ko_engine_close(en);
+    }
+    free_golden(&g);
+    ko_model_free(m);
+}
+
 /* Bad input is an error, never a crash or a silent number. */
 static void test_errors(void) {
     ko_model *m = NULL;
@@ -288,6 +205,9 @@ static void test_errors(void) {
     o.dtype = "bfloat16";
     CHECK(ko_engine_open(m, &o, &en, &e) == -1 && strstr(e.msg, "float32 only"), "%s", e.msg);
     o.dtype = NULL;
+    o.softmax_dtype = "float8";
+    CHECK(ko_engine_open(m, &o, &en, &e) == -1 && strstr(e.msg, "softmax dtype float8: unknown"), "%s", e.msg);
+    o.softmax_dtype = NULL;
     o.max_len = 8;
     CHECK(ko_engine_open(m, &o, &en, &e) == 0, "%s", e.msg);
     CHECK_EQ_INT(ko_engine_max_len(en), 8);
@@ -353,6 +273,8 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "tests/engine/goldens/%s.jsonl.gz", MODELS[i]);
         test_model(MODELS[i], dir, path, true);
     }
+    for (size_t i = 0; i < sizeof SOFTMAX_MODELS / sizeof *SOFTMAX_MODELS; i++)
+        test_softmax_dtype(SOFTMAX_MODELS[i]);
     /* The real default model (`make model`), against transformers on the same GGUF. */
     const char *real = "models/gemma-3-270m-q4_k_m.gguf";
     if (ko_file_exists(real))

@@ -16,7 +16,7 @@ run() {
 }
 help_lists_flags() {
     "$KOEVAL" --help >"$tmp/help" || return 1
-    for f in model tasks num_fewshot fewshot_seed limit batch_size device dtype max_model_len \
+    for f in model tasks num_fewshot fewshot_seed limit batch_size device dtype softmax_dtype max_model_len \
              gpu_memory_utilization output_path log_samples data_dir; do
         grep -q -- "--$f" "$tmp/help" || { echo "  --help lacks --$f"; return 1; }
     done
@@ -26,6 +26,7 @@ check "unknown flag: nearest name, exit 2" run 2 "unknown flag '--num_fewshots' 
 check "unknown task: nearest name, exit 2" run 2 "kobest_copaa.*kobest_copa" --model "$MODEL" --tasks kobest_copaa
 check "no --model: exit 2" run 2 "--model is required" --tasks kobest_all
 check "bad --dtype: exit 2" run 2 "dtype" --model "$MODEL" --tasks kobest_copa --dtype int8
+check "bad --softmax_dtype: exit 2" run 2 "softmax_dtype.*float8" --model "$MODEL" --tasks kobest_copa --softmax_dtype float8
 check "bad --limit: exit 2" run 2 "limit" --model "$MODEL" --tasks kobest_copa --limit -3
 check "missing model: where it looked, exit 1" run 1 "no-such-model.*looked" --model no-such-model --tasks kobest_copa --data_dir "$DATA"
 check "missing data: exit 1" run 1 "kobest|data" --model "$MODEL" --tasks kobest_copa --data_dir "$tmp/nodata"
@@ -58,4 +59,16 @@ md_table() {
         { cat "$tmp/md"; return 1; }
 }
 check "a run prints the leaderboard F1 row (4 decimals)" md_table
+softmax_bf16() {  # lm-eval's softmax_dtype=bfloat16: log-likelihoods are bfloat16 values, and the run says so
+    "$KOEVAL" --model "$MODEL" --tasks kobest_copa --limit 3 --device cpu --data_dir "$DATA" --softmax_dtype bfloat16 \
+        --output_path "$tmp/sd" --log_samples >/dev/null 2>&1 || return 1
+    grep -q '"model_args": "pretrained=[^"]*,softmax_dtype=bfloat16"' "$tmp"/sd/*/results_*.json || { echo "  model_args"; return 1; }
+    python3 - "$tmp"/sd/*/samples_kobest_copa_*.jsonl <<'PY'
+import json, struct, sys
+lls = [float(r[0][0]) for line in open(sys.argv[1]) for r in [json.loads(line)["resps"]][0]]
+bf16 = lambda x: struct.unpack("<f", struct.pack("<I", struct.unpack("<I", struct.pack("<f", x))[0] & 0xffff0000))[0] == x
+assert len(lls) == 6 and all(bf16(x) for x in lls), lls
+PY
+}
+check "--softmax_dtype bfloat16: bfloat16 log-likelihoods, model_args says so" softmax_bf16
 finish
