@@ -74,7 +74,11 @@ extern const ko_backend ko_backend_cuda;
 
 /* The dtype of the log-softmax for an engine computing in `compute` (o->softmax_dtype, or compute). */
 int ko_engine_softmax_dtype(const ko_engine_opts *o, ko_dtype compute, ko_dtype *out, ko_err *e);
-/* Backends: each request's sum (float32, in docs' logprob) rounded to the softmax dtype t. */
+/* Backends: a token's log-prob lp added to its request's sum (float32 additions under a 16-bit softmax
+ * dtype t, as torch sums a 16-bit tensor), and at the end each sum rounded to t. */
+static inline void ko_engine_add_logprob(double *sum, double lp, ko_dtype t) {
+    *sum = t == KO_F32 ? *sum + lp : (float)(*sum + lp);
+}
 void ko_engine_round_sums(ko_doc *docs, int n, ko_dtype t);
 
 int ko_engine_open(const ko_model *m, const ko_engine_opts *o, ko_engine **out, ko_err *e);

@@ -59,7 +59,7 @@ def score(model, ctx, cont, softmax_dtype=None):
     rows = logits[-len(cont):]
     top2 = rows.topk(2, dim=-1).values
     gap = float((top2[:, 0] - top2[:, 1]).min())
-    return float(lp), bool(greedy), gap
+    return float(lp), greedy, gap
 
 
 @torch.no_grad()

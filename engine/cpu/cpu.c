@@ -363,15 +363,25 @@ static void head_range(void *vctx, int lo, int hi, int thread) {
             sum += expf(l[i] - mx);
         float lse = (float)log(sum);
         /* torch: log_softmax = (x - max) - log(sum exp(x - max)); lm-eval takes argmax of that (the
-         * first maximal index), in softmax dtype sd. */
+         * first maximal index). */
         int best = 0;
-        float best_v = ko_dtype_round(S->sd, (l[0] - mx) - lse);
+        float best_v = (l[0] - mx) - lse;
         for (int i = 1; i < V; i++) {
-            float v = ko_dtype_round(S->sd, (l[i] - mx) - lse);
+            float v = (l[i] - mx) - lse;
             if (v > best_v) {
                 best_v = v;
                 best = i;
             }
+        }
+        /* In a 16-bit softmax dtype: the first index whose rounded log-prob equals the rounded maximum
+         * (rounding keeps the order, so it is at or before best). */
+        if (S->sd != KO_F32) {
+            const float top = ko_dtype_round(S->sd, best_v);
+            for (int i = 0; i < best; i++)
+                if (ko_dtype_round(S->sd, (l[i] - mx) - lse) == top) {
+                    best = i;
+                    break;
+                }
         }
         int row = H->row0 + r;
         for (int k = b->row_t0[row]; k < b->row_t0[row] + b->row_tn[row]; k++) {
@@ -594,8 +604,7 @@ static void forward_batch(cpu_state *S, ko_doc *docs) {
      * 16-bit softmax, rounded at the end of score). */
     for (int k = 0; k < b->n_tgt; k++) {
         ko_doc *d = &docs[b->tgt_doc[k]];
-        double *sum = &d->logprob[b->tgt_choice[k]];
-        *sum = S->sd == KO_F32 ? *sum + b->tgt_lp[k] : (float)(*sum + b->tgt_lp[k]);
+        ko_engine_add_logprob(&d->logprob[b->tgt_choice[k]], b->tgt_lp[k], S->sd);
         if (!b->tgt_top[k])
             d->is_greedy[b->tgt_choice[k]] = false;
     }

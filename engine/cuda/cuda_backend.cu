@@ -927,8 +927,7 @@ int cuda_score(void *state, ko_doc *docs, int n, ko_err *e) {
             ko_fail(e, "cuda: NaN log-likelihood (document %d choice %d)", p.tdoc[t], p.tchoice[t]);
             goto out;
         }
-        double *sum = &d->logprob[p.tchoice[t]]; /* float32 sums of a 16-bit softmax (engine.h) */
-        *sum = s->sd == KO_F32 ? *sum + v : (float)(*sum + v);
+        ko_engine_add_logprob(&d->logprob[p.tchoice[t]], v, s->sd);
         if (!gr_h[t]) d->is_greedy[p.tchoice[t]] = false;
     }
     ko_engine_round_sums(docs, n, s->sd);

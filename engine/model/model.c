@@ -110,7 +110,6 @@ float ko_dtype_round(ko_dtype t, float x) {
     return t == KO_BF16 ? bf16_f32(ko_f32_to_bf16(x)) : t == KO_F16 ? f16_f32(ko_f32_to_f16(x)) : x;
 }
 
-
 float ko_tensor_get(const ko_tensor *t, int64_t i) {
     const uint8_t *p = t->data;
     switch (t->dtype) {

@@ -1,6 +1,6 @@
 /* bench_engine — drives the CUDA (or CPU) backend alone on tokenized documents, for the GPU machine's
  * parity and speed runs (scripts/gpu_parity.sh, scripts/bench_cuda.sh). Not a test: make test does
- * not build it; the scripts build it against build/libkoeval.a.
+ * not build it; the scripts build it with `make build/tests/cuda/bench_engine`.
  *
  *   bench_engine --docs FILE (--model DIR | --shape 1b|4b|12b|8b) [--device cuda] [--dtype bfloat16] [--softmax-dtype float32]
  *                [--batch-tokens N] [--ll-out FILE] [--repeat N]

@@ -69,7 +69,7 @@ int main(void) {
         /* float32 under lm-eval's softmax_dtype=bfloat16: the LM head's rounding (goldens.h: softmax_check) */
         for (size_t si = 0; si < sizeof SOFTMAX_MODELS / sizeof SOFTMAX_MODELS[0]; si++) {
             if (strcmp(SOFTMAX_MODELS[si], MODELS[mi])) continue;
-            snprintf(path, sizeof path, "tests/engine/goldens/%s.softmax_bfloat16.jsonl.gz", MODELS[mi]);
+            snprintf(path, sizeof path, SOFTMAX_GOLDENS, MODELS[mi]);
             golden gs = {0};
             CHECK(load_golden(path, &gs) == 0, "%s softmax golden", MODELS[mi]);
             ko_engine_opts o = {.device = "cuda", .dtype = "float32", .softmax_dtype = "bfloat16"};

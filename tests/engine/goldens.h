@@ -8,6 +8,7 @@
 #include "tests/test.h"
 
 /* The tiny models with softmax_dtype=bfloat16 goldens (*_gptq: theirs come from the GPTQ runtime). */
+#define SOFTMAX_GOLDENS "tests/engine/goldens/%s.softmax_bfloat16.jsonl.gz" /* printf pattern: the model's name */
 static const char *const SOFTMAX_MODELS[] = {"gemma3_text", "gemma3", "gemma2", "llama", "mistral", "qwen2", "exaone"};
 
 typedef struct golden {

@@ -156,7 +156,7 @@ out:
 static void test_softmax_dtype(const char *name) {
     char dir[256], path[256];
     snprintf(dir, sizeof dir, "tests/engine/tiny/%s", name);
-    snprintf(path, sizeof path, "tests/engine/goldens/%s.softmax_bfloat16.jsonl.gz", name);
+    snprintf(path, sizeof path, SOFTMAX_GOLDENS, name);
     ko_model *m = NULL;
     ko_err e;
     golden g = {0};
