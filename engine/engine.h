@@ -11,8 +11,8 @@
  * is_greedy_i = every cont_i[j] is the argmax there. lm-eval's log_softmax runs in its softmax_dtype (by
  * default the model's dtype): in bfloat16 / float16 every log-prob is rounded to it, their sum is
  * accumulated in float32 and rounded to it too (torch's sum of a 16-bit tensor), and so are these
- * results; the argmax is the first index of the rounded maximum (the CUDA backend: of the maximal
- * logit, so it can differ where distinct logits round to the same log-prob). Callers guarantee
+ * results; the argmax is the first index of the rounded maximum (distinct logits that round to one
+ * log-prob are a tie, which the first of them wins). Callers guarantee
  * n_ctx >= 1, n_cont[i] >= 1 and n_ctx + n_cont[i] - 1 <= max_len (the evaluator applies lm-eval's
  * left truncation first).
  */

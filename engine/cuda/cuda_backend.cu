@@ -75,7 +75,7 @@ struct cuda_state {
     int Tb;
     void *X, *XN, *Y, *S1, *HN, *LG, *CS; /* CS (hg_qkv only): the batch's RoPE cos | sin, global then sliding */
     ko_rowst *rowst;
-    float *tlogit;
+    ko_tgtst *tgst;
     int max_tgt;
     int RG, VC;           /* LM head: rows per product, vocab columns per chunk */
     /* KOEVAL_CUDA_PROFILE=1: time every kernel class with events (syncs after each batch) */
@@ -258,7 +258,7 @@ void rope_inv_freq(const ko_rope *r, int hd, float *inv) {
 }
 
 void free_buffers(cuda_state *s) {
-    void **bs[] = {&s->X, &s->XN, &s->Y, &s->S1, &s->HN, &s->LG, &s->CS, (void **)&s->rowst, (void **)&s->tlogit};
+    void **bs[] = {&s->X, &s->XN, &s->Y, &s->S1, &s->HN, &s->LG, &s->CS, (void **)&s->rowst, (void **)&s->tgst};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) {
         if (*bs[i]) cudaFree(*bs[i]);
         *bs[i] = NULL;
@@ -284,7 +284,7 @@ int alloc_buffers(cuda_state *s, int Tb, int max_tgt, ko_err *e) {
         {&s->Y, (size_t)Tb * H * s->esz},       {&s->S1, (size_t)Tb * s1_width(c) * s->esz},
         {&s->HN, hr * H * s->esz},              {&s->LG, (size_t)s->RG * s->VC * s->esz},
         {&s->CS, s->hg_qkv ? (size_t)Tb * 2 * c.head_dim * s->esz : 16},
-        {(void **)&s->rowst, hr * sizeof(ko_rowst)}, {(void **)&s->tlogit, (size_t)max_tgt * sizeof(float) + 16},
+        {(void **)&s->rowst, hr * sizeof(ko_rowst)}, {(void **)&s->tgst, (size_t)max_tgt * sizeof(ko_tgtst) + 16},
     };
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
         cudaError_t err = cudaMalloc(a[i].p, a[i].n);
@@ -692,10 +692,10 @@ template <class T> int run_head(cuda_state *s, const dev_meta *dm, const ko_span
             if (gemm(s, W + (size_t)v0 * H, (const T *)s->HN + (size_t)g0 * H, s->LG, rg, nv, H, 0.f, e)) return -1;
             mark(s, P_LMGEMM);
             lse_chunk_k<T><<<rg, 256, 0, st>>>((const T *)s->LG, nv, v0, (float)c.final_softcap, (int)s->sd, s->rowst + g0, row_ts + g0,
-                                               row_tn + g0, dm->ttok + tg0, s->tlogit);
+                                               row_tn + g0, dm->ttok + tg0, s->tgst);
         }
     }
-    lse_final_k<<<(ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + tg0, dm->ttok + tg0, s->tlogit, (int)s->sd, dm->lp + tg0,
+    lse_final_k<<<(ntg + 255) / 256, 256, 0, st>>>(s->rowst, dm->trow + tg0, s->tgst, (int)s->sd, dm->lp + tg0,
                                                    dm->greedy + tg0, ntg);
     mark(s, P_LMLSE);
     CK(cudaGetLastError());

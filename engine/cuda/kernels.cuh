@@ -438,15 +438,19 @@ template <class T, int V> __global__ void act_mul_k(const T *gu, T *out, int I, 
     }
 }
 
-/* Running log-sum-exp / argmax state of one LM-head row across vocabulary chunks. */
+/* Running log-sum-exp of one LM-head row across vocabulary chunks. */
 struct ko_rowst {
     float m, s;
-    int bi;
 };
 __global__ void rowst_init_k(ko_rowst *st, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) st[i] = ko_rowst{-CUDART_INF_F, 0.f, 0x7fffffff};
+    if (i < n) st[i] = ko_rowst{-CUDART_INF_F, 0.f};
 }
+/* One target across the chunks: its logit x and the largest logit before it in the vocabulary (pre), so
+ * is_greedy can take lm-eval's argmax, the first index of the maximal rounded log-prob (lse_final_k). */
+struct ko_tgtst {
+    float x, pre;
+};
 
 /* Final soft-capping as HF does it in T: round(round(tanh(round(x / cap))) * cap). */
 template <class T> __device__ __forceinline__ float cap_logit(float x, float cap) {
@@ -458,71 +462,96 @@ template <class T> __device__ __forceinline__ float cap_logit(float x, float cap
 __device__ __forceinline__ float rnd_sd(float x, int sd) {
     return sd == KO_BF16 ? rnd<bf16>(x) : sd == KO_F16 ? rnd<__half>(x) : x;
 }
+/* A logit as the log-softmax takes it: soft-capped, in the softmax dtype. */
+template <class T> __device__ __forceinline__ float lse_in(T x, float cap, int sd) { return rnd_sd(cap_logit<T>(tof(x), cap), sd); }
 
-/* Merges (m2, s2, i2) into (m, s, i): log-sum-exp and the first index of the maximum. */
-__device__ __forceinline__ void lse_merge(float &m, float &s, int &i, float m2, float s2, int i2) {
+/* Merges (m2, s2) into (m, s): log-sum-exp. */
+__device__ __forceinline__ void lse_merge(float &m, float &s, float m2, float s2) {
     if (m2 == -CUDART_INF_F) return;
     if (m == -CUDART_INF_F) {
-        m = m2; s = s2; i = i2;
+        m = m2; s = s2;
         return;
     }
     float M = fmaxf(m, m2);
     s = s * expf(m - M) + s2 * expf(m2 - M);
-    if (m2 > m || (m2 == m && i2 < i)) i = i2;
     m = M;
 }
 
+/* The largest of row[0 .. n) as the log-softmax takes them, to every thread of the block (red: 32 floats
+ * of shared memory). */
+template <class T> __device__ float lse_prefix_max(const T *row, int n, float cap, int sd, float *red) {
+    float m = -CUDART_INF_F;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, lse_in(row[i], cap, sd));
+    for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+    __syncthreads();
+    for (int k = 0; k < (int)(blockDim.x >> 5); k++) m = fmaxf(m, red[k]);
+    __syncthreads();
+    return m;
+}
+
 /* One vocabulary chunk [v0, v0 + nv) of the LM head for rows [0, R): L is [R, nv] logits (T, as HF's
- * bf16 lm_head returns them). Updates the rows' running state and picks up their targets' logits.
- * Rows' targets: ttok[ts[r] .. ts[r] + tn[r]). One block per row. */
+ * bf16 lm_head returns them). Updates the rows' running state and their targets' (ttok[ts[r] ..
+ * ts[r] + tn[r]): the chunk v0 = 0 starts them). One block per row. */
 template <class T>
 __global__ void lse_chunk_k(const T *L, int nv, int v0, float cap, int sd, ko_rowst *st, const int *ts, const int *tn,
-                            const int *ttok, float *tlogit) {
+                            const int *ttok, ko_tgtst *tg) {
     __shared__ float sm[32], ss[32];
-    __shared__ int si[32];
     const int r = blockIdx.x;
     const T *row = L + (size_t)r * nv;
     float m = -CUDART_INF_F, s = 0.f;
-    int bi = 0x7fffffff;
     for (int i = threadIdx.x; i < nv; i += blockDim.x) {
-        float x = rnd_sd(cap_logit<T>(tof(row[i]), cap), sd);
+        float x = lse_in(row[i], cap, sd);
         if (x > m) {
             s = (m == -CUDART_INF_F ? 0.f : s * expf(m - x)) + 1.f;
             m = x;
-            bi = i;
         } else {
             s += expf(x - m);
         }
     }
     for (int o = 16; o; o >>= 1) {
         float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
-        int i2 = __shfl_xor_sync(0xffffffffu, bi, o);
-        lse_merge(m, s, bi, m2, s2, i2);
+        lse_merge(m, s, m2, s2);
     }
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    if (lane == 0) { sm[w] = m; ss[w] = s; si[w] = bi; }
+    if (lane == 0) { sm[w] = m; ss[w] = s; }
     __syncthreads();
     if (threadIdx.x == 0) {
-        for (int k = 1; k < nw; k++) lse_merge(m, s, bi, sm[k], ss[k], si[k]);
+        for (int k = 1; k < nw; k++) lse_merge(m, s, sm[k], ss[k]);
         ko_rowst g = st[r];
-        lse_merge(g.m, g.s, g.bi, m, s, bi == 0x7fffffff ? bi : bi + v0);
+        lse_merge(g.m, g.s, m, s);
         st[r] = g;
+        sm[0] = m;
     }
-    for (int j = threadIdx.x; j < tn[r]; j += blockDim.x) {
-        int tok = ttok[ts[r] + j];
-        if (tok >= v0 && tok < v0 + nv) tlogit[ts[r] + j] = rnd_sd(cap_logit<T>(tof(row[tok - v0]), cap), sd);
+    __syncthreads();
+    const float cm = sm[0]; /* the chunk's maximum */
+    /* Targets: the same loop in every thread (lse_prefix_max is block-wide). */
+    for (int j = 0; j < tn[r]; j++) {
+        const int k = ts[r] + j, tok = ttok[k] - v0;
+        if (tok < 0) continue; /* in an earlier chunk: nothing here comes before it */
+        const float pre = tok >= nv ? cm : lse_prefix_max(row, tok, cap, sd, ss);
+        if (threadIdx.x == 0) {
+            ko_tgtst t = v0 == 0 ? ko_tgtst{-CUDART_INF_F, -CUDART_INF_F} : tg[k];
+            t.pre = fmaxf(t.pre, pre);
+            if (tok < nv) t.x = lse_in(row[tok], cap, sd);
+            tg[k] = t;
+        }
     }
 }
 
 /* Per target: log p = (logit - max) - log(sum exp(logit - max)) (torch's order), in the softmax dtype sd;
- * greedy = its row's argmax is the target. */
-__global__ void lse_final_k(const ko_rowst *st, const int *trow, const int *ttok, const float *tlogit, int sd, float *lp,
-                            unsigned char *greedy, int n) {
+ * greedy = lm-eval's argmax of the row's log-probs is the target: its log-prob is the row's largest and
+ * every logit before it has a smaller one (rounding keeps the order, so the largest logit before it is
+ * the one to compare). */
+__global__ void lse_final_k(const ko_rowst *st, const int *trow, const ko_tgtst *tg, int sd, float *lp, unsigned char *greedy,
+                            int n) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= n) return;
-    ko_rowst g = st[trow[t]];
-    lp[t] = rnd_sd((tlogit[t] - g.m) - logf(g.s), sd);
-    greedy[t] = g.bi == ttok[t];
+    const ko_rowst g = st[trow[t]];
+    const ko_tgtst x = tg[t];
+    const float ls = logf(g.s), top = rnd_sd((g.m - g.m) - ls, sd);
+    lp[t] = rnd_sd((x.x - g.m) - ls, sd);
+    greedy[t] = lp[t] == top && rnd_sd((x.pre - g.m) - ls, sd) < top;
 }
 
 #endif
