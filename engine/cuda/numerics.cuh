@@ -32,11 +32,15 @@ template <class T> __device__ __forceinline__ unsigned pack2(float lo, float hi)
     return u;
 }
 
-/* The feed-forward activations (act 0 silu, 1 gelu tanh, 2 gelu), in fp32. */
+/* The feed-forward activations (act 0 silu, 1 gelu tanh, 2 gelu), in fp32 as torch's CUDA kernels write
+ * them (the same association, so the same roundings: tests/cuda/test_cuda_act checks every 16-bit input). */
 __device__ __forceinline__ float act_f(float g, int act) {
-    if (act == 0) return g / (1.f + expf(-g));                                                   /* silu */
-    if (act == 1) return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))); /* gelu tanh */
-    return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));                                      /* gelu */
+    if (act == 0) return g / (1.f + expf(-g)); /* silu */
+    if (act == 1) {                            /* gelu tanh: x^3 as (x * x) * x */
+        const float x3 = g * g * g;
+        return 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * x3)));
+    }
+    return g * 0.5f * (1.f + erff(g * 0.7071067811865476f)); /* gelu */
 }
 /* One gated feed-forward output before its final rounding: round(act(g)) * u, as HF computes
  * act_fn(gate_proj(x)) * up_proj(x) in T. act_mul_k and hgemm's epilogue both use it, so they agree bitwise. */
