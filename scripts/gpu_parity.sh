@@ -2,7 +2,8 @@
 # gpu_parity.sh — on the GPU machine: the CUDA backend against HF transformers.
 #  1. tests/cuda (test_cuda_engine: every architecture flavour vs a float64 reference;
 #     test_cuda_parity: the tiny checkpoints of every architecture vs HF's fp32 goldens;
-#     test_cuda_lse: the LM head's log-softmax and is_greedy vs lm-eval's definition);
+#     test_cuda_lse: the LM head's log-softmax and is_greedy vs lm-eval's definition;
+#     test_cuda_act: the activations vs torch's CUDA kernels on every 16-bit input);
 #  2. per SIZE (1b | 4b | 12b): ../shared/bench/hf_baseline.py builds a random-init gemma-3 of that
 #     shape, saves it (SAVE_DIR) and writes HF's per-request log-likelihoods in bf16 (LL_OUT; variant
 #     opt = bf16 logits, fp32 log-softmax; lmeval = lm-eval's bf16 log-softmax); the CUDA engine
@@ -11,7 +12,7 @@
 #     how often the chosen answer (argmax over choices) agrees.
 #
 # Usage: scripts/gpu_parity.sh [SIZE ...]        (default: 1b)
-# Env:   BIN          folder with test_cuda_engine, test_cuda_parity, test_cuda_lse, bench_engine (default: build
+# Env:   BIN          folder with test_cuda_engine, test_cuda_parity, test_cuda_lse, test_cuda_act, bench_engine (default: build
 #                     them here with make)
 #        KOEVAL_DATA  KoBEST folder (default ../shared/datasets/kobest_v1)
 #        KOEVAL_TOKENIZER, HF_BASELINE (defaults under ../shared)
@@ -32,8 +33,8 @@ VARIANTS=${VARIANTS:-opt,lmeval}
 SIZES=${*:-1b}
 mkdir -p "$WORK"
 if [ -z "${BIN:-}" ]; then
-    make -s build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/tests/cuda/test_cuda_lse build/tests/cuda/bench_engine || exit 1
-    mkdir -p build/gpu && cp build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/tests/cuda/test_cuda_lse build/tests/cuda/bench_engine build/gpu/
+    make -s build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/tests/cuda/test_cuda_lse build/tests/cuda/test_cuda_act build/tests/cuda/bench_engine || exit 1
+    mkdir -p build/gpu && cp build/tests/cuda/test_cuda_engine build/tests/cuda/test_cuda_parity build/tests/cuda/test_cuda_lse build/tests/cuda/test_cuda_act build/tests/cuda/bench_engine build/gpu/
     BIN=build/gpu
 fi
 status=0
@@ -41,6 +42,7 @@ if [ -z "${SKIP_TESTS:-}" ]; then
     echo "== test_cuda_engine"; "$BIN/test_cuda_engine" | grep -v '^# NVIDIA' || status=1
     echo "== test_cuda_parity"; "$BIN/test_cuda_parity" || status=1
     echo "== test_cuda_lse"; "$BIN/test_cuda_lse" || status=1
+    echo "== test_cuda_act"; "$BIN/test_cuda_act" || status=1
 fi
 [ -s "$WORK/docs.txt" ] || python3 "$HERE/cuda_docs.py" "$WORK/docs.txt" || exit 1
 for size in $SIZES; do
