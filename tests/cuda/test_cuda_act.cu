@@ -6,13 +6,11 @@
  * tests/engine/goldens/act16.bin.gz (scripts/make_act_goldens.py, torch on a GPU). Without a GPU it
  * prints a SKIP line and passes (CI has no GPU). */
 #include <stdio.h>
-#include <string.h>
 
 #include "engine/cuda/numerics.cuh"
 extern "C" {
 #include "common/ko.h"
 }
-#include "engine/model/model.h"
 #include "tests/test.h"
 
 #define GOLDEN "tests/engine/goldens/act16.bin.gz"

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern "C" {
+#include "engine/model/model.h" /* ko_dtype_round, with C linkage (kernels.cuh includes it too) */
+}
 #include "engine/cuda/kernels.cuh"
 #include "tests/test.h"
 
@@ -32,10 +35,6 @@ static double urand(void) {
     return (double)(rng >> 11) / 9007199254740992.0;
 }
 static double nrand(void) { return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()); }
-/* x rounded to t (cuda_bf16.h's and cuda_fp16.h's conversions run on the host too) */
-static float round_to(ko_dtype t, float x) {
-    return t == KO_BF16 ? __bfloat162float(__float2bfloat16_rn(x)) : t == KO_F16 ? __half2float(__float2half_rn(x)) : x;
-}
 
 /* The k-th value of type t below v > 0 (its bits minus k). */
 static float below(ko_dtype t, float v, int k) {
@@ -48,30 +47,37 @@ static float below(ko_dtype t, float v, int k) {
     return __half2float(__ushort_as_half((unsigned short)(__half_as_ushort(__float2half_rn(v)) - k)));
 }
 
-/* One row's reference: lm-eval's log-prob of each target and whether the argmax is it, with log(sum)
- * offset by d float ulps (log_softmax(x, dtype=sd) casts x to sd first); *first = the first index of
- * the maximal logit (the rule that ignores ties of the rounded log-probs). */
-static void ref_row(const float *x0, int V, ko_dtype sd, const int *tok, int n, int d, float *lp, bool *greedy, int *first) {
-    float *x = (float *)malloc(sizeof(float) * V);
-    for (int i = 0; i < V; i++) x[i] = round_to(sd, x0[i]);
-    *first = 0;
-    for (int i = 1; i < V; i++) *first = x[i] > x[*first] ? i : *first;
-    const float M = x[*first];
+/* One row as lm-eval's log_softmax(x, dtype=sd) sees it: cast to sd, its maximum and log(sum exp(x - max)),
+ * and the first index of the maximal logit (the rule that ignores ties of the rounded log-probs). */
+typedef struct ref_row {
+    float *x, M, ls;
+    int V, first;
+    ko_dtype sd;
+} ref_row;
+static void ref_init(ref_row *r, const float *x0, int V, ko_dtype sd) {
+    r->x = (float *)malloc(sizeof(float) * V), r->V = V, r->sd = sd, r->first = 0;
+    for (int i = 0; i < V; i++) r->x[i] = ko_dtype_round(sd, x0[i]);
+    for (int i = 1; i < V; i++) r->first = r->x[i] > r->x[r->first] ? i : r->first;
+    r->M = r->x[r->first];
     double sum = 0;
-    for (int i = 0; i < V; i++) sum += exp((double)x[i] - M);
-    float ls = (float)log(sum);
+    for (int i = 0; i < V; i++) sum += exp((double)r->x[i] - r->M);
+    r->ls = (float)log(sum);
+}
+/* lm-eval's log-prob of each target and whether the argmax is it, with log(sum) moved d float ulps. */
+static void ref_eval(const ref_row *r, int d, const int *tok, int n, float *lp, bool *greedy) {
+    const float *x = r->x, M = r->M;
+    float ls = r->ls;
     for (int k = 0; k < abs(d); k++) ls = nextafterf(ls, d > 0 ? INFINITY : -INFINITY);
     int am = 0;
-    float top = round_to(sd, (x[0] - M) - ls);
-    for (int i = 1; i < V; i++) {
-        float v = round_to(sd, (x[i] - M) - ls);
+    float top = ko_dtype_round(r->sd, (x[0] - M) - ls);
+    for (int i = 1; i < r->V; i++) {
+        float v = ko_dtype_round(r->sd, (x[i] - M) - ls);
         if (v > top) top = v, am = i;
     }
     for (int j = 0; j < n; j++) {
-        lp[j] = round_to(sd, (x[tok[j]] - M) - ls);
+        lp[j] = ko_dtype_round(r->sd, (x[tok[j]] - M) - ls);
         greedy[j] = am == tok[j];
     }
-    free(x);
 }
 
 /* R rows of V logits in T, scored in chunks of VC under softmax dtype sd. */
@@ -85,8 +91,8 @@ template <class T> static void check(const char *name, ko_dtype tdt, ko_dtype sd
         /* flat rows (sd 0.3-1.5, many near-ties at the top), every fourth with one token far ahead */
         const double s = 0.3 + 1.2 * urand();
         float *row = x + (size_t)r * V;
-        for (int i = 0; i < V; i++) row[i] = round_to(tdt, (float)(s * nrand()));
-        if (r % 4 == 3) row[(int)(urand() * V)] = round_to(tdt, 12.f);
+        for (int i = 0; i < V; i++) row[i] = ko_dtype_round(tdt, (float)(s * nrand()));
+        if (r % 4 == 3) row[(int)(urand() * V)] = ko_dtype_round(tdt, 12.f);
         if (r % 4 == 1) { /* a plateau: three logits one to three values of T below the maximum */
             float M = row[0];
             for (int i = 1; i < V; i++) M = row[i] > M ? row[i] : M;
@@ -153,14 +159,17 @@ template <class T> static void check(const char *name, ko_dtype tdt, ko_dtype sd
          * a log-prob exactly halfway between two values rounds to the even one, which a 1-ulp move flips) */
         float l0[TN], ld[TN];
         bool g0[TN], gd[TN], lsure[TN], gsure[TN];
-        int first;
-        ref_row(x + (size_t)r * V, V, sd, tok, n, 0, l0, g0, &first);
+        ref_row rr;
+        ref_init(&rr, x + (size_t)r * V, V, sd);
+        const int first = rr.first;
+        ref_eval(&rr, 0, tok, n, l0, g0);
         for (int j = 0; j < n; j++) lsure[j] = gsure[j] = true;
         for (int d = -4; d <= 4; d++) {
             if (!d) continue;
-            ref_row(x + (size_t)r * V, V, sd, tok, n, d, ld, gd, &first);
+            ref_eval(&rr, d, tok, n, ld, gd);
             for (int j = 0; j < n; j++) lsure[j] &= ld[j] == l0[j], gsure[j] &= gd[j] == g0[j];
         }
+        free(rr.x);
         for (int j = 0; j < n; j++, total++) {
             const int k = ts[r] + j;
             if (sd == KO_F32) { /* nothing rounds it: the log-prob moves with log(sum), by float ulps */
